@@ -1,0 +1,116 @@
+"""Parameter handling shared by layers, optimizers and losses.
+
+Layers and optimizers are plain configuration holders in the scikit-learn
+sense: ``__init__`` stores its arguments unchanged, ``get_params`` and
+``set_params`` read and write them, and :func:`sklearn.base.clone` can copy
+them. This module gives them that behaviour without depending on
+scikit-learn's estimator machinery.
+"""
+
+import inspect
+
+__all__ = ["Configurable"]
+
+
+class Configurable:
+    """Mixin giving ``get_params``/``set_params`` and a code-like ``repr``.
+
+    Subclasses list their settings as keyword arguments of ``__init__`` and
+    store each one unchanged under the same attribute name.
+    """
+
+    @classmethod
+    def _param_names(cls):
+        """Names of the constructor arguments, in signature order."""
+        init = cls.__init__
+        if init is object.__init__:
+            return []
+        signature = inspect.signature(init)
+        return [
+            name
+            for name, p in signature.parameters.items()
+            if name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+        ]
+
+    def get_params(self, deep=True):
+        """Return the constructor arguments of this object.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the parameters of nested objects that have
+            ``get_params``, as ``<name>__<nested name>``.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
+        params = {}
+        for name in self._param_names():
+            value = getattr(self, name)
+            if deep and hasattr(value, "get_params") and not isinstance(value, type):
+                for sub_name, sub_value in value.get_params(deep=True).items():
+                    params[f"{name}__{sub_name}"] = sub_value
+            params[name] = value
+        return params
+
+    def set_params(self, **params):
+        """Set constructor arguments, nested ones as ``<name>__<nested name>``.
+
+        Parameters
+        ----------
+        **params : dict
+            New parameter values.
+
+        Returns
+        -------
+        self : object
+            This object.
+        """
+        valid = self._param_names()
+        nested = {}
+        for key, value in params.items():
+            name, _, sub_name = key.partition("__")
+            if name not in valid:
+                raise ValueError(
+                    f"Invalid parameter {name!r} for {type(self).__name__}. "
+                    f"Valid parameters are: {sorted(valid)!r}."
+                )
+            if sub_name:
+                nested.setdefault(name, {})[sub_name] = value
+            else:
+                setattr(self, name, value)
+        for name, sub_params in nested.items():
+            getattr(self, name).set_params(**sub_params)
+        return self
+
+    def _changed_params(self):
+        """Parameters whose value differs from the constructor default."""
+        signature = inspect.signature(type(self).__init__)
+        changed = {}
+        for name in self._param_names():
+            default = signature.parameters[name].default
+            value = getattr(self, name)
+            if default is inspect.Parameter.empty or not _same(value, default):
+                changed[name] = value
+        return changed
+
+    def __repr__(self):
+        names = self._param_names()
+        changed = self._changed_params()
+        parts = []
+        for index, (name, value) in enumerate(changed.items()):
+            positional = index == 0 and names and name == names[0]
+            parts.append(repr(value) if positional else f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+
+def _same(value, default):
+    """True when ``value`` is the default (numbers compared by value)."""
+    if value is default:
+        return True
+    try:
+        return type(value) is type(default) and bool(value == default)
+    except (TypeError, ValueError):
+        return False

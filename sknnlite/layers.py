@@ -1,0 +1,213 @@
+"""The layer contract and the ``Dense`` layer.
+
+A layer is a small object with four methods. The network that owns it
+calls them in this order:
+
+1. ``build(n_inputs, rng, dtype)`` once, with the width of its input, a
+   :class:`numpy.random.Generator` and the floating dtype of the network. It
+   creates its trainable arrays with :meth:`Layer.add_param` and returns its
+   output width.
+2. ``forward(x, training)`` on a batch ``x`` of shape ``(n_samples,
+   n_inputs)``. It returns the output of shape ``(n_samples, n_outputs)`` and,
+   when ``training`` is true, keeps whatever ``backward`` will need.
+3. ``backward(grad_out)`` with the gradient of the loss with respect to the
+   output of the last ``forward``. It writes the gradient of every parameter
+   into ``self.grads[name]`` *in place* (``self.grads["W"][...] = ...``) and
+   returns the gradient with respect to the input. It never changes
+   ``self.params``: updating them is the optimizer's job.
+
+Every layer exposes its parameters the same way: ``self.params`` and
+``self.grads`` are dicts with identical keys whose arrays have identical
+shapes. After ``build`` the network moves all parameters of all layers into
+one contiguous buffer and replaces the arrays in ``params`` and ``grads`` by
+views into it, so that an optimizer step is a handful of vectorised
+operations over every parameter at once.
+
+Conventions that keep this fast and correct:
+
+* ``forward`` must not modify ``x``; ``backward`` may overwrite ``grad_out``.
+* ``forward`` may return an array that it reuses on its next call.
+* Attributes whose name starts with ``_`` are scratch (caches, buffers): they
+  are dropped when the layer is pickled. Anything that must survive pickling
+  (such as running statistics) needs a public name ending in ``_``.
+* ``__init__`` only stores its arguments (like a scikit-learn estimator), so
+  the layer can be cloned and its settings tuned with ``set_params``.
+"""
+
+import numpy as np
+from scipy import sparse
+
+from ._config import Configurable
+from .initializers import get_initializer
+
+__all__ = ["Layer", "Dense", "build_layer"]
+
+
+class Layer(Configurable):
+    """Base class of all layers; see the module docstring for the contract.
+
+    Attributes
+    ----------
+    params : dict of str to ndarray
+        Trainable arrays, created in ``build``.
+    grads : dict of str to ndarray
+        Gradients of the loss, same keys and shapes as ``params``.
+    decayed : list of str
+        Names of the parameters the L2 penalty applies to.
+    """
+
+    #: Initialiser a preceding ``Dense(init="auto")`` should use.
+    preferred_init = "glorot_uniform"
+
+    #: Set by the network on the first layer: its input gradient is unused,
+    #: so ``backward`` may skip computing it and return ``None``.
+    skip_input_grad = False
+
+    def build(self, n_inputs, rng, dtype):
+        """Create parameters for inputs of width ``n_inputs``.
+
+        Parameters
+        ----------
+        n_inputs : int
+            Width of the input.
+        rng : numpy.random.Generator
+            Source of all randomness of this layer.
+        dtype : numpy.dtype
+            Floating dtype of parameters and activations.
+
+        Returns
+        -------
+        n_outputs : int
+            Width of the output.
+        """
+        return n_inputs
+
+    def forward(self, x, training=False):
+        """Return the output for ``x`` of shape ``(n_samples, n_inputs)``."""
+        raise NotImplementedError
+
+    def backward(self, grad_out):
+        """Fill ``self.grads`` and return the gradient for the input."""
+        raise NotImplementedError
+
+    def add_param(self, name, value, decay=False):
+        """Register a trainable array; call this from ``build``.
+
+        Parameters
+        ----------
+        name : str
+            Key in ``params`` and ``grads``.
+        value : ndarray
+            Initial value.
+        decay : bool, default=False
+            Whether the L2 penalty ``alpha`` applies to it (weights: yes,
+            biases and scales: no).
+        """
+        if "params" not in self.__dict__:
+            self.params, self.grads, self.decayed = {}, {}, []
+        self.params[name] = value
+        self.grads[name] = np.zeros_like(value)
+        if decay:
+            self.decayed.append(name)
+
+    def scratch(self, name, shape, dtype):
+        """Return a reusable buffer of ``shape``, grown only when needed."""
+        buffer = self.__dict__.get(name)
+        if (
+            buffer is None
+            or buffer.shape[0] < shape[0]
+            or buffer.shape[1:] != tuple(shape[1:])
+            or buffer.dtype != dtype
+        ):
+            buffer = np.empty(shape, dtype=dtype)
+            setattr(self, name, buffer)
+        return buffer[: shape[0]]
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        for key in list(state):
+            if key.startswith("_"):
+                del state[key]
+        return state
+
+
+def build_layer(layer, n_inputs, rng, dtype):
+    """Give ``layer`` empty ``params``/``grads`` and build it; returns its width."""
+    layer.params, layer.grads, layer.decayed = {}, {}, []
+    return int(layer.build(n_inputs, rng, np.dtype(dtype)))
+
+
+class Dense(Layer):
+    """Fully connected layer: ``output = x @ W + b``.
+
+    Parameters
+    ----------
+    units : int or None, default=None
+        Output width. ``None`` is allowed on the last ``Dense`` of a network
+        only, where it means "one unit per target" (or per class).
+    init : str, default="auto"
+        Weight initialiser: ``"auto"`` picks He for a following ReLU-like
+        activation and Glorot otherwise; or one of ``"he_uniform"``,
+        ``"he_normal"``, ``"glorot_uniform"``, ``"glorot_normal"``,
+        ``"lecun_normal"``.
+    use_bias : bool, default=True
+        Whether to add a trainable bias ``b`` (initialised to zero).
+
+    Notes
+    -----
+    With ``x`` of shape ``(n, d)``, ``W`` of shape ``(d, units)`` and the
+    incoming gradient ``G`` of shape ``(n, units)``: ``dW = x.T @ G``,
+    ``db = G.sum(axis=0)`` and the input gradient is ``G @ W.T``. Only ``W``
+    is penalised by ``alpha``.
+    """
+
+    def __init__(self, units=None, *, init="auto", use_bias=True):
+        self.units = units
+        self.init = init
+        self.use_bias = use_bias
+
+    def build(self, n_inputs, rng, dtype):
+        if self.units is None:
+            raise ValueError(
+                "Dense(units=None) is only allowed as the last Dense layer, "
+                "where it takes the number of targets; give the width, e.g. "
+                "Dense(64)."
+            )
+        init_name = "glorot_uniform" if self.init == "auto" else self.init
+        initializer = get_initializer(init_name, argument="Dense.init")
+        shape = (n_inputs, self.units)
+        self.add_param(
+            "W", initializer(shape, n_inputs, self.units, rng, dtype), decay=True
+        )
+        if self.use_bias:
+            self.add_param("b", np.zeros(self.units, dtype=dtype))
+        return self.units
+
+    def forward(self, x, training=False):
+        if training:
+            self._x = x
+        weights = self.params["W"]
+        if sparse.issparse(x):
+            out = np.asarray(x @ weights)
+        else:
+            out = self.scratch("_out", (x.shape[0], self.units), weights.dtype)
+            np.matmul(x, weights, out=out)
+        if self.use_bias:
+            out += self.params["b"]
+        return out
+
+    def backward(self, grad_out):
+        x = self._x
+        if sparse.issparse(x):
+            self.grads["W"][...] = x.T @ grad_out
+        else:
+            np.matmul(x.T, grad_out, out=self.grads["W"])
+        if self.use_bias:
+            np.sum(grad_out, axis=0, out=self.grads["b"])
+        if self.skip_input_grad:
+            return None
+        weights = self.params["W"]
+        grad_in = self.scratch(
+            "_grad_in", (grad_out.shape[0], weights.shape[0]), weights.dtype
+        )
+        return np.matmul(grad_out, weights.T, out=grad_in)

@@ -1,0 +1,169 @@
+"""The network engine: a list of layers with one flat parameter buffer.
+
+:class:`Network` builds its layers, moves their parameters into a single
+contiguous vector (``coef``, gradients in ``grad``) and runs data forward and
+gradients backward. It knows nothing about scikit-learn.
+"""
+
+import numpy as np
+
+from .layers import Layer, build_layer
+
+__all__ = ["Network"]
+
+
+class Network:
+    """A built stack of layers whose parameters share one buffer.
+
+    Parameters
+    ----------
+    layers : list of Layer
+        Layers to own; they are built and modified in place, so pass copies.
+
+    Attributes
+    ----------
+    coef : ndarray of shape (n_params,)
+        Every trainable parameter. Parameters that the L2 penalty applies to
+        come first, in ``coef[:n_decay]``.
+    grad : ndarray of shape (n_params,)
+        Gradient of the loss with respect to ``coef``.
+    n_decay : int
+        Number of penalised parameters at the start of ``coef``.
+    n_outputs : int
+        Width of the last layer's output.
+    """
+
+    def __init__(self, layers):
+        self.layers = layers
+
+    def build(self, n_inputs, n_targets, rng, dtype):
+        """Resolve automatic settings, build every layer and pack parameters.
+
+        Parameters
+        ----------
+        n_inputs : int
+            Number of input features.
+        n_targets : int
+            Width the last ``Dense(units=None)`` takes.
+        rng : numpy.random.Generator
+            Random source for every layer.
+        dtype : numpy.dtype
+            Floating dtype of parameters.
+
+        Returns
+        -------
+        self : Network
+        """
+        self.n_inputs = n_inputs
+        self.dtype = np.dtype(dtype)
+        _resolve_auto_settings(self.layers, n_targets)
+        width = n_inputs
+        for layer in self.layers:
+            width = build_layer(layer, width, rng, self.dtype)
+        self.n_outputs = width
+        self.layers[0].skip_input_grad = True
+        self._pack(copy_values=True)
+        return self
+
+    def _param_slots(self):
+        """(layer, name) pairs in buffer order: penalised parameters first."""
+        slots = [
+            (layer, name)
+            for decayed in (True, False)
+            for layer in self.layers
+            for name in layer.params
+            if (name in layer.decayed) == decayed
+        ]
+        return slots
+
+    def _pack(self, copy_values):
+        """Move layer parameters into ``coef``/``grad`` and bind views."""
+        slots = self._param_slots()
+        sizes = [layer.params[name].size for layer, name in slots]
+        total = int(sum(sizes))
+        self.n_decay = int(
+            sum(
+                size
+                for (layer, name), size in zip(slots, sizes, strict=True)
+                if name in layer.decayed
+            )
+        )
+        if copy_values or getattr(self, "coef", None) is None:
+            self.coef = np.empty(total, dtype=self.dtype)
+        self.grad = np.zeros(total, dtype=self.dtype)
+        offset = 0
+        for (layer, name), size in zip(slots, sizes, strict=True):
+            shape = layer.params[name].shape
+            view = self.coef[offset : offset + size].reshape(shape)
+            if copy_values:
+                view[...] = layer.params[name]
+            layer.params[name] = view
+            layer.grads[name] = self.grad[offset : offset + size].reshape(shape)
+            offset += size
+
+    def forward(self, x, training=False):
+        """Run ``x`` through every layer and return the output."""
+        for layer in self.layers:
+            x = layer.forward(x, training=training)
+        return x
+
+    def backward(self, grad_out):
+        """Back-propagate ``grad_out``; fills ``grad`` for every parameter."""
+        for layer in reversed(self.layers):
+            grad_out = layer.backward(grad_out)
+
+    def check_grads_bound(self):
+        """Raise if a layer replaced its gradient arrays instead of filling them."""
+        for index, layer in enumerate(self.layers):
+            for name, array in layer.grads.items():
+                if not np.shares_memory(array, self.grad):
+                    raise RuntimeError(
+                        f"layers[{index}] ({type(layer).__name__}) replaced "
+                        f"grads[{name!r}] instead of writing into it. Write "
+                        f"gradients in place: self.grads[{name!r}][...] = value."
+                    )
+
+    def predict(self, x, chunk_rows=4096):
+        """Forward ``x`` in chunks of ``chunk_rows`` rows; returns a new array."""
+        n_samples = x.shape[0]
+        out = np.empty((n_samples, self.n_outputs), dtype=self.dtype)
+        for start in range(0, n_samples, chunk_rows):
+            stop = min(start + chunk_rows, n_samples)
+            out[start:stop] = self.forward(x[start:stop], training=False)
+        return out
+
+    @property
+    def n_params(self):
+        """Number of trainable parameters."""
+        return self.coef.size
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        # Layers carry their parameter values; the buffer is rebuilt on load.
+        state.pop("coef", None)
+        state.pop("grad", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.coef = None
+        self._pack(copy_values=True)
+
+
+def _resolve_auto_settings(layers, n_targets):
+    """Fill ``units=None`` on the last layer that has units and ``init="auto"``."""
+    for index, layer in enumerate(layers):
+        if not isinstance(layer, Layer):
+            raise TypeError(
+                f"layers[{index}] is a {type(layer).__name__}, not a Layer. "
+                "Every element of layers must be a sknnlite layer such as "
+                "Dense(64) or ReLU()."
+            )
+    with_units = [layer for layer in layers if "units" in layer._param_names()]
+    if with_units and with_units[-1].units is None:
+        with_units[-1].set_params(units=n_targets)
+    for index, layer in enumerate(layers):
+        if layer.get_params(deep=False).get("init") == "auto":
+            following = layers[index + 1] if index + 1 < len(layers) else None
+            preferred = getattr(following, "preferred_init", "glorot_uniform")
+            layer.set_params(init=preferred)

@@ -1,0 +1,159 @@
+"""Optimizers that update one flat parameter vector in place.
+
+An optimizer never sees layers. The network hands it ``params`` and
+``grads``: two aligned 1-D arrays holding every trainable number of the
+model. ``initialize(params)`` allocates the optimizer's state by position,
+and ``step(params, grads, learning_rate)`` updates ``params`` in place with a
+few vectorised operations.
+"""
+
+import numpy as np
+
+from ._config import Configurable
+
+__all__ = ["Optimizer", "SGD", "Adam", "OPTIMIZERS", "get_optimizer"]
+
+
+class Optimizer(Configurable):
+    """Base class of optimizers.
+
+    Attributes
+    ----------
+    n_steps_ : int
+        Number of updates made since ``initialize``.
+    """
+
+    def initialize(self, params):
+        """Allocate state for a flat parameter vector like ``params``."""
+        self.n_steps_ = 0
+        self._tmp = np.empty_like(params)
+
+    def step(self, params, grads, learning_rate):
+        """Update ``params`` in place from ``grads``.
+
+        Parameters
+        ----------
+        params : ndarray of shape (n_params,)
+            All trainable parameters, updated in place.
+        grads : ndarray of shape (n_params,)
+            Gradient of the loss with respect to ``params``.
+        learning_rate : float
+            Step size.
+        """
+        raise NotImplementedError
+
+    def _scratch(self, params):
+        """Temporary vector like ``params`` (rebuilt after unpickling)."""
+        tmp = self.__dict__.get("_tmp")
+        if tmp is None or tmp.shape != params.shape or tmp.dtype != params.dtype:
+            tmp = self._tmp = np.empty_like(params)
+        return tmp
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_tmp", None)
+        return state
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with momentum.
+
+    Parameters
+    ----------
+    momentum : float, default=0.9
+        Momentum in ``[0, 1]``; 0 gives plain gradient descent.
+    nesterov : bool, default=True
+        Use Nesterov's momentum.
+
+    Notes
+    -----
+    With velocity ``v``: ``v = momentum * v - lr * g``; the update is ``v``,
+    or ``momentum * v - lr * g`` with Nesterov (as in scikit-learn's MLP).
+    """
+
+    def __init__(self, momentum=0.9, nesterov=True):
+        self.momentum = momentum
+        self.nesterov = nesterov
+
+    def initialize(self, params):
+        super().initialize(params)
+        self.velocity_ = np.zeros_like(params)
+
+    def step(self, params, grads, learning_rate):
+        tmp = self._scratch(params)
+        velocity = self.velocity_
+        lr = params.dtype.type(learning_rate)
+        np.multiply(grads, lr, out=tmp)
+        velocity *= params.dtype.type(self.momentum)
+        velocity -= tmp
+        if self.nesterov:
+            np.multiply(velocity, params.dtype.type(self.momentum), out=grads)
+            grads -= tmp
+            params += grads
+        else:
+            params += velocity
+        self.n_steps_ += 1
+
+
+class Adam(Optimizer):
+    """Adam (Kingma and Ba, 2015).
+
+    Parameters
+    ----------
+    beta_1 : float, default=0.9
+        Decay of the first-moment estimate, in ``[0, 1)``.
+    beta_2 : float, default=0.999
+        Decay of the second-moment estimate, in ``[0, 1)``.
+    epsilon : float, default=1e-8
+        Added to the denominator for stability.
+
+    Notes
+    -----
+    ``m += (1 - beta_1) * (g - m)``, ``v += (1 - beta_2) * (g**2 - v)`` and
+    ``params -= lr_t * m / (sqrt(v) + epsilon)`` with the bias-corrected
+    ``lr_t = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)``.
+    """
+
+    def __init__(self, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+
+    def initialize(self, params):
+        super().initialize(params)
+        self.m_ = np.zeros_like(params)
+        self.v_ = np.zeros_like(params)
+
+    def step(self, params, grads, learning_rate):
+        tmp = self._scratch(params)
+        cast = params.dtype.type
+        self.n_steps_ += 1
+        t = self.n_steps_
+        lr_t = learning_rate * np.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
+        np.subtract(grads, self.m_, out=tmp)
+        tmp *= cast(1 - self.beta_1)
+        self.m_ += tmp
+        np.multiply(grads, grads, out=tmp)
+        tmp -= self.v_
+        tmp *= cast(1 - self.beta_2)
+        self.v_ += tmp
+        np.sqrt(self.v_, out=tmp)
+        tmp += cast(self.epsilon)
+        np.divide(self.m_, tmp, out=tmp)
+        tmp *= cast(lr_t)
+        params -= tmp
+
+
+OPTIMIZERS = {"adam": Adam, "sgd": SGD}
+
+
+def get_optimizer(optimizer):
+    """Return a fresh optimizer for a name in :data:`OPTIMIZERS` or a copy."""
+    if isinstance(optimizer, str) and optimizer in OPTIMIZERS:
+        return OPTIMIZERS[optimizer]()
+    if isinstance(optimizer, Optimizer):
+        return type(optimizer)(**optimizer.get_params(deep=False))
+    raise ValueError(
+        f"optimizer={optimizer!r} is not a known optimizer. Use one of "
+        f"{sorted(OPTIMIZERS)} or an Optimizer instance such as Adam(beta_1=0.8)."
+    )

@@ -1,0 +1,158 @@
+"""NNRegressor: a neural network regressor as a scikit-learn estimator."""
+
+import numpy as np
+from sklearn.base import RegressorMixin
+from sklearn.metrics import r2_score
+
+from ._base import BaseNN
+from .losses import SquaredError
+
+__all__ = ["NNRegressor"]
+
+
+class NNRegressor(RegressorMixin, BaseNN):
+    """Neural network regressor built from a list of layers.
+
+    Parameters
+    ----------
+    layers : list of Layer or None, default=None
+        Template of the network, e.g. ``[Dense(64), ReLU(), Dense()]``. It is
+        never modified: ``fit`` trains copies, stored in ``layers_``. The
+        last ``Dense()`` without ``units`` gets one unit per target. ``None``
+        means ``[Dense(100), ReLU(), Dense()]``.
+    optimizer : {"adam", "sgd"} or Optimizer, default="adam"
+        Optimizer name or object (``Adam(beta_1=0.8)``, ``SGD(momentum=0.5)``);
+        its settings are tunable as ``optimizer__<name>``.
+    learning_rate : float, default=0.001
+        Step size of whichever optimizer.
+    alpha : float, default=0.0001
+        Strength of the L2 penalty on weights (not biases).
+    batch_size : int or "auto", default="auto"
+        Mini-batch size; ``"auto"`` is ``min(200, n_samples)``.
+    max_iter : int, default=200
+        Maximum number of epochs (passes over the data).
+    tol : float, default=1e-4
+        Minimum improvement of the training loss (or validation score with
+        ``early_stopping``) that counts as progress.
+    n_iter_no_change : int, default=10
+        Stop after this many epochs without progress.
+    shuffle : bool, default=True
+        Reshuffle the samples every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling and the validation split.
+    warm_start : bool, default=False
+        Continue from the previous fit's weights and optimizer state.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop when its R²
+        stops improving and restore the weights of the best epoch.
+    validation_fraction : float, default=0.1
+        Share of the training data held out for early stopping.
+    verbose : bool, default=False
+        Print one line per epoch.
+
+    Attributes
+    ----------
+    layers_ : list of Layer
+        The trained layers.
+    network_ : Network
+        The trained network (layers plus the flat parameter buffer).
+    optimizer_ : Optimizer
+        The optimizer with its state.
+    loss_function_ : Loss
+        The loss that was minimised.
+    loss_ : float
+        Training loss of the last epoch.
+    loss_curve_ : list of float
+        Training loss per epoch.
+    best_loss_ : float or None
+        Lowest training loss (``None`` with ``early_stopping``).
+    validation_scores_ : list of float or None
+        Validation R² per epoch (with ``early_stopping``).
+    best_validation_score_ : float or None
+        Best validation R² (with ``early_stopping``).
+    n_iter_ : int
+        Epochs run in total, including earlier warm-started fits.
+    t_ : int
+        Training samples seen in total.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when ``X`` was a DataFrame with string column names.
+    n_outputs_ : int
+        Number of targets.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_friedman1
+    >>> from sknnlite import NNRegressor, Dense, ReLU
+    >>> X, y = make_friedman1(n_samples=200, random_state=0)
+    >>> model = NNRegressor([Dense(32), ReLU(), Dense()], max_iter=50,
+    ...                     random_state=0).fit(X, y)
+    >>> model.predict(X[:2]).shape
+    (2,)
+    """
+
+    def _encode_targets(self, y, sample_weight, reset):
+        """Return ``y`` as a 2-D float array, standardised per column."""
+        y = _numeric_targets(y)
+        targets = y.reshape(y.shape[0], -1)
+        if reset:
+            self._y_ndim = y.ndim
+            self.n_outputs_ = targets.shape[1]
+            self.loss_function_ = SquaredError()
+            self.target_mean_, self.target_scale_ = _weighted_mean_std(
+                targets, sample_weight
+            )
+        return (targets - self.target_mean_) / self.target_scale_
+
+    def predict(self, X):
+        """Predict targets for ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predictions, 1-D when ``y`` was 1-D in ``fit``, in the dtype the
+            model was trained in.
+        """
+        output = self._forward(X)
+        output *= self.target_scale_.astype(output.dtype)
+        output += self.target_mean_.astype(output.dtype)
+        return output.ravel() if self._y_ndim == 1 else output
+
+    def _score_output(self, output, targets, sample_weight):
+        """R² of network ``output`` against encoded ``targets``."""
+        return r2_score(targets, output, sample_weight=sample_weight)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+
+def _numeric_targets(y):
+    """``y`` as a float array, or a clear error for labels."""
+    y = np.asarray(y)
+    if y.dtype.kind in "biuf":
+        return y
+    try:
+        return y.astype(np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"NNRegressor needs numeric targets, got y of dtype {y.dtype} "
+            f"(first value {y.flat[0]!r}). For class labels use NNClassifier."
+        ) from None
+
+
+def _weighted_mean_std(targets, sample_weight):
+    """Per-column weighted mean and standard deviation (1 where constant)."""
+    targets = targets.astype(np.float64, copy=False)
+    mean = np.average(targets, axis=0, weights=sample_weight)
+    variance = np.average((targets - mean) ** 2, axis=0, weights=sample_weight)
+    scale = np.sqrt(variance)
+    scale[~(scale > 1e-12 * np.maximum(np.abs(mean), 1))] = 1.0
+    return mean, scale

@@ -1,0 +1,16 @@
+"""scikit-learn's own estimator check suite, with no expected failures."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sknnlite import SGD, Dense, NNRegressor, ReLU, Sigmoid, Tanh
+
+ESTIMATORS = [
+    NNRegressor(),
+    NNRegressor(layers=[Dense(16), Tanh(), Dense(8), Sigmoid(), Dense()]),
+    NNRegressor(layers=[Dense(32), ReLU(), Dense()], optimizer=SGD(momentum=0.8)),
+]
+
+
+@parametrize_with_checks(ESTIMATORS)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)

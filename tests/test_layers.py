@@ -1,0 +1,110 @@
+"""Layer contract: gradients, parameter handling, repr and cloning."""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from sknnlite import Dense, Identity, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh
+from sknnlite.layers import build_layer
+from sknnlite.testing import check_layer_gradients
+
+LAYERS = [
+    Dense(3),
+    Dense(2, use_bias=False),
+    Dense(3, init="he_normal"),
+    ReLU(),
+    LeakyReLU(),
+    LeakyReLU(negative_slope=0.3),
+    Sigmoid(),
+    Tanh(),
+    Identity(),
+    Softplus(),
+]
+
+
+@pytest.mark.parametrize("layer", LAYERS, ids=repr)
+def test_layer_gradients_match_finite_differences(layer):
+    report = check_layer_gradients(clone(layer), n_inputs=4, n_samples=6)
+    report.raise_if_wrong()
+    assert report.worst[1] < 1e-6
+
+
+def test_dense_exposes_params_and_grads_with_identical_keys():
+    layer = Dense(5)
+    width = build_layer(layer, 3, np.random.default_rng(0), np.float64)
+    assert width == 5
+    assert set(layer.params) == set(layer.grads) == {"W", "b"}
+    assert layer.params["W"].shape == (3, 5) and layer.grads["W"].shape == (3, 5)
+    assert layer.decayed == ["W"]
+
+
+def test_dense_backward_does_not_update_parameters():
+    layer = Dense(4)
+    build_layer(layer, 3, np.random.default_rng(0), np.float64)
+    before = {k: v.copy() for k, v in layer.params.items()}
+    layer.forward(np.ones((2, 3)), training=True)
+    layer.backward(np.ones((2, 4)))
+    for name, value in before.items():
+        np.testing.assert_array_equal(layer.params[name], value)
+
+
+def test_sigmoid_is_stable_for_large_inputs():
+    layer = Sigmoid()
+    build_layer(layer, 3, np.random.default_rng(0), np.float64)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        out = layer.forward(np.array([[-1000.0, 0.0, 1000.0]]))
+    np.testing.assert_allclose(out, [[0.0, 0.5, 1.0]])
+
+
+def test_softplus_is_stable_for_large_inputs():
+    layer = Softplus()
+    build_layer(layer, 2, np.random.default_rng(0), np.float64)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        out = layer.forward(np.array([[-1000.0, 1000.0]]), training=True)
+        grad = layer.backward(np.ones((1, 2)))
+    np.testing.assert_allclose(out, [[0.0, 1000.0]])
+    np.testing.assert_allclose(grad, [[0.0, 1.0]])
+
+
+@pytest.mark.parametrize(
+    "layer, text",
+    [
+        (Dense(64), "Dense(64)"),
+        (Dense(), "Dense()"),
+        (Dense(8, use_bias=False), "Dense(8, use_bias=False)"),
+        (LeakyReLU(negative_slope=0.2), "LeakyReLU(0.2)"),
+        (ReLU(), "ReLU()"),
+    ],
+)
+def test_repr_reads_like_code(layer, text):
+    assert repr(layer) == text
+
+
+def test_layers_are_scikit_learn_parameter_holders():
+    layer = Dense(16, init="glorot_normal")
+    assert layer.get_params() == {
+        "units": 16,
+        "init": "glorot_normal",
+        "use_bias": True,
+    }
+    copy = clone(layer)
+    assert copy is not layer and copy.get_params() == layer.get_params()
+    assert layer.set_params(units=8) is layer and layer.units == 8
+    with pytest.raises(ValueError, match="Invalid parameter 'size' for Dense"):
+        layer.set_params(size=3)
+
+
+def test_pickled_layer_drops_scratch_buffers_but_keeps_params():
+    layer = Dense(3)
+    build_layer(layer, 2, np.random.default_rng(0), np.float64)
+    layer.forward(np.ones((4, 2)), training=True)
+    restored = pickle.loads(pickle.dumps(layer))
+    assert not any(key.startswith("_") for key in vars(restored))
+    np.testing.assert_array_equal(restored.params["W"], layer.params["W"])
+
+
+def test_unknown_initialiser_lists_valid_names():
+    with pytest.raises(ValueError, match="he_uniform"):
+        build_layer(Dense(3, init="bogus"), 2, np.random.default_rng(0), np.float64)

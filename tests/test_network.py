@@ -1,0 +1,131 @@
+"""The engine: flat parameter storage, whole-network gradients, pickling."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+from sknnlite import Dense, LeakyReLU, Network, ReLU, Sigmoid, SquaredError, Tanh
+from sknnlite.layers import Layer
+from sknnlite.testing import check_network_gradients
+
+
+def _network(layers, n_inputs=3, n_targets=2, dtype=np.float64):
+    return Network(layers).build(n_inputs, n_targets, np.random.default_rng(0), dtype)
+
+
+def test_parameters_are_views_into_one_buffer_with_penalised_first():
+    net = _network([Dense(4), ReLU(), Dense()])
+    first, last = net.layers[0], net.layers[2]
+    for layer in (first, last):
+        for name in ("W", "b"):
+            assert np.shares_memory(layer.params[name], net.coef)
+            assert np.shares_memory(layer.grads[name], net.grad)
+    assert net.n_params == 3 * 4 + 4 + 4 * 2 + 2
+    assert net.n_decay == 3 * 4 + 4 * 2
+    net.coef[: net.n_decay] = 7.0
+    assert np.all(first.params["W"] == 7.0) and np.all(last.params["W"] == 7.0)
+    assert not np.any(first.params["b"] == 7.0)
+
+
+def test_last_dense_without_units_takes_number_of_targets():
+    net = _network([Dense(4), Tanh(), Dense()], n_targets=5)
+    assert net.n_outputs == 5
+    assert net.layers[2].units == 5
+
+
+def test_auto_init_resolves_by_following_activation():
+    net = _network([Dense(4), ReLU(), Dense(4), Tanh(), Dense()])
+    assert [net.layers[i].init for i in (0, 2, 4)] == [
+        "he_uniform",
+        "glorot_uniform",
+        "glorot_uniform",
+    ]
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.3])
+def test_whole_network_gradient(alpha):
+    rng = np.random.default_rng(1)
+    net = _network(
+        [Dense(5), Tanh(), Dense(4), Sigmoid(), Dense(3), LeakyReLU(), Dense()],
+        n_inputs=3,
+    )
+    X, y = rng.normal(size=(8, 3)), rng.normal(size=(8, 2))
+    weights = rng.uniform(0, 2, size=8)
+    report = check_network_gradients(net, SquaredError(), X, y, weights, alpha=alpha)
+    report.raise_if_wrong()
+    assert len(report.errors) == 8
+
+
+def test_gradient_check_names_a_wrong_layer():
+    class BadScale(Layer):
+        def build(self, n_inputs, rng, dtype):
+            self.add_param("s", np.ones(n_inputs, dtype=dtype))
+            return n_inputs
+
+        def forward(self, x, training=False):
+            self._x = x
+            return x * self.params["s"]
+
+        def backward(self, grad_out):
+            self.grads["s"][...] = 2 * (grad_out * self._x).sum(axis=0)  # wrong
+            return grad_out * self.params["s"]
+
+    net = _network([Dense(3), BadScale(), Dense()])
+    rng = np.random.default_rng(0)
+    report = check_network_gradients(
+        net, SquaredError(), rng.normal(size=(6, 3)), rng.normal(size=(6, 2))
+    )
+    assert not report.ok
+    assert report.worst[0] == "layers[1].params['s']"
+    with pytest.raises(AssertionError, match=r"layers\[1\]"):
+        report.raise_if_wrong()
+
+
+def test_layer_that_replaces_its_grads_is_refused():
+    class Rebinding(Layer):
+        def build(self, n_inputs, rng, dtype):
+            self.add_param("s", np.ones(n_inputs, dtype=dtype))
+            return n_inputs
+
+        def forward(self, x, training=False):
+            return x * self.params["s"]
+
+        def backward(self, grad_out):
+            self.grads["s"] = grad_out.sum(axis=0)
+            return grad_out
+
+    net = _network([Dense(3), Rebinding(), Dense()])
+    net.backward(net.forward(np.ones((2, 3)), training=True))
+    with pytest.raises(RuntimeError, match=r"layers\[1\] \(Rebinding\).*in place"):
+        net.check_grads_bound()
+
+
+def test_pickle_round_trip_rebinds_views():
+    net = _network([Dense(4), ReLU(), Dense()])
+    X = np.random.default_rng(0).normal(size=(5, 3))
+    restored = pickle.loads(pickle.dumps(net))
+    np.testing.assert_array_equal(restored.coef, net.coef)
+    np.testing.assert_array_equal(restored.predict(X), net.predict(X))
+    assert np.shares_memory(restored.layers[0].params["W"], restored.coef)
+    assert np.shares_memory(restored.layers[2].grads["b"], restored.grad)
+
+
+def test_chunked_predict_equals_one_pass():
+    net = _network([Dense(4), ReLU(), Dense()])
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    np.testing.assert_allclose(
+        net.predict(X, chunk_rows=7), net.forward(X).copy(), rtol=1e-12
+    )
+
+
+def test_float32_network_keeps_float32():
+    net = _network([Dense(4), Sigmoid(), Dense()], dtype=np.float32)
+    X = np.ones((3, 3), dtype=np.float32)
+    assert net.coef.dtype == np.float32
+    assert net.predict(X).dtype == np.float32
+
+
+def test_non_layer_in_stack_is_refused_with_index():
+    with pytest.raises(TypeError, match=r"layers\[1\] is a str"):
+        _network([Dense(4), "relu", Dense()])

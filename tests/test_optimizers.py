@@ -1,0 +1,84 @@
+"""Optimizers: same updates as scikit-learn's MLP optimizers, and real descent."""
+
+import numpy as np
+import pytest
+from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
+
+from sknnlite import SGD, Adam
+from sknnlite.optimizers import get_optimizer
+
+
+def _reference_and_ours(ours, reference_factory, n_steps=5):
+    rng = np.random.default_rng(0)
+    params = rng.normal(size=12)
+    reference_params = [params[:8].reshape(2, 4).copy(), params[8:].copy()]
+    reference = reference_factory(reference_params)
+    ours.initialize(params)
+    for _ in range(n_steps):
+        grads = rng.normal(size=12)
+        reference.update_params(
+            reference_params, [grads[:8].reshape(2, 4).copy(), grads[8:].copy()]
+        )
+        ours.step(params, grads.copy(), 0.01)
+    return params, np.concatenate([p.ravel() for p in reference_params])
+
+
+def test_adam_matches_scikit_learn_adam():
+    ours, reference = _reference_and_ours(
+        Adam(), lambda p: AdamOptimizer(p, learning_rate_init=0.01)
+    )
+    np.testing.assert_allclose(ours, reference, rtol=1e-12)
+
+
+@pytest.mark.parametrize("nesterov", [True, False])
+def test_sgd_matches_scikit_learn_sgd(nesterov):
+    ours, reference = _reference_and_ours(
+        SGD(momentum=0.7, nesterov=nesterov),
+        lambda p: SGDOptimizer(
+            p, learning_rate_init=0.01, momentum=0.7, nesterov=nesterov
+        ),
+    )
+    np.testing.assert_allclose(ours, reference, rtol=1e-12)
+
+
+def _numeric_gradient(function, x, eps=1e-6):
+    grad = np.zeros_like(x)
+    for i in range(x.size):
+        step = np.zeros_like(x)
+        step[i] = eps
+        grad[i] = (function(x + step) - function(x - step)) / (2 * eps)
+    return grad
+
+
+@pytest.mark.parametrize("optimizer", [Adam(), SGD(), SGD(nesterov=False)], ids=repr)
+def test_optimizer_minimises_a_quadratic_using_numerical_gradients(optimizer):
+    scales = np.array([1.0, 3.0, 0.5, 2.0])
+
+    def objective(x):
+        return float(np.sum(scales * (x - 1.0) ** 2))
+
+    params = np.zeros(4)
+    optimizer.initialize(params)
+    start = objective(params)
+    for _ in range(300):
+        optimizer.step(params, _numeric_gradient(objective, params), 0.05)
+    assert objective(params) < 1e-3 * start
+
+
+def test_float32_parameters_stay_float32():
+    params = np.ones(5, dtype=np.float32)
+    optimizer = Adam()
+    optimizer.initialize(params)
+    optimizer.step(params, np.full(5, 0.5, dtype=np.float32), 0.1)
+    assert params.dtype == np.float32 and optimizer.m_.dtype == np.float32
+
+
+def test_optimizer_object_is_copied_not_shared():
+    template = Adam(beta_1=0.8)
+    fitted = get_optimizer(template)
+    assert fitted is not template and fitted.beta_1 == 0.8
+
+
+def test_unknown_optimizer_lists_valid_names():
+    with pytest.raises(ValueError, match=r"\['adam', 'sgd'\]"):
+        get_optimizer("rmsprop")

@@ -1,0 +1,34 @@
+"""The README's Python examples run as written, and its two commands match CI."""
+
+import pathlib
+import re
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+
+
+def test_readme_has_examples():
+    assert len(BLOCKS) >= 4
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_readme_python_blocks_run_in_order():
+    namespace = {"__name__": "readme"}
+    for block in BLOCKS:
+        if block.lstrip().startswith("NNRegressor(layers=None"):
+            continue  # the signature listing, not an example
+        exec(compile(block, "README.md", "exec"), namespace)
+    scale = namespace["Scale"]
+    from sknnlite.testing import check_layer_gradients
+
+    assert check_layer_gradients(scale()).ok
+
+
+def test_ci_runs_the_readme_test_command():
+    commands = re.findall(r"```bash\n(.*?)\n```", README, flags=re.S)
+    test_command = commands[1].strip()
+    assert "pytest" in test_command
+    assert test_command in (ROOT / ".ci" / "run").read_text()
