@@ -195,6 +195,51 @@ class BaseNN(BaseEstimator):
         self._train(X, targets, sample_weight, max_epochs=self.max_iter)
         return self
 
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Train for one pass over ``X`` and ``y``.
+
+        The first call builds the network; later calls continue with the
+        current weights and optimizer state (also after ``fit``). Each call
+        is one epoch: ``n_iter_``, ``t_`` and ``loss_curve_`` grow by one
+        epoch. There is no early stopping or convergence check: the caller
+        decides when to stop.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights.
+
+        Returns
+        -------
+        self : estimator instance
+        """
+        first = not hasattr(self, "network_")
+        X, y, sample_weight = self._validate_training_data(
+            X, y, sample_weight, reset=first
+        )
+        targets = self._encode_targets(y, sample_weight, reset=first)
+        targets = targets.astype(X.dtype, copy=False)
+        if first:
+            self._initialize(X, targets)
+        self._train_one_pass(X, targets, sample_weight)
+        return self
+
+    def _train_one_pass(self, X, targets, sample_weight):
+        """One epoch over all the given data, as ``partial_fit`` does."""
+        n_train = targets.shape[0]
+        gatherer, trainer = self._make_trainer((X, targets, sample_weight))
+        order = self._rng.permutation(n_train) if self.shuffle else None
+        loss = trainer.run_epoch(gatherer, order)
+        self.network_.check_grads_bound()
+        self._record_epoch(loss, None, n_train)
+        if self.best_loss_ is not None:
+            self.best_loss_ = min(self.best_loss_, loss)
+
     def _validate_training_data(self, X, y, sample_weight, reset):
         """Check ``X``, ``y`` and weights; ``X`` keeps float32 or becomes float64."""
         X, y = validate_data(
@@ -246,9 +291,8 @@ class BaseNN(BaseEstimator):
         self.validation_scores_ = [] if self.early_stopping else None
         self.best_validation_score_ = -np.inf if self.early_stopping else None
 
-    def _train(self, X, targets, sample_weight, max_epochs):
-        """Run epochs until converged, stopped early or ``max_epochs`` done."""
-        train, validation = self._split_validation(X, targets, sample_weight)
+    def _make_trainer(self, train):
+        """Batch gatherer and trainer for ``(X, targets, sample_weight)``."""
         n_train = train[1].shape[0]
         gatherer = BatchGatherer(*train, self._resolve_batch_size(n_train))
         trainer = Trainer(
@@ -258,6 +302,13 @@ class BaseNN(BaseEstimator):
             self.learning_rate,
             self.alpha,
         )
+        return gatherer, trainer
+
+    def _train(self, X, targets, sample_weight, max_epochs):
+        """Run epochs until converged, stopped early or ``max_epochs`` done."""
+        train, validation = self._split_validation(X, targets, sample_weight)
+        n_train = train[1].shape[0]
+        gatherer, trainer = self._make_trainer(train)
         tracker = ImprovementTracker(self.tol, use_score=validation is not None)
         best_coef = None
         for epoch in range(max_epochs):

@@ -266,3 +266,41 @@ def test_diabetes_matches_mlp_regressor_within_tolerance():
         ours_r2 = cross_val_score(ours, X, y, cv=cv).mean()
         mlp_r2 = cross_val_score(mlp, X, y, cv=cv).mean()
     assert ours_r2 >= mlp_r2 - 0.02
+
+
+def test_partial_fit_continues_with_optimizer_state(friedman):
+    X, y = friedman
+    model = _small()
+    model.partial_fit(X, y)
+    steps_after_one = model.optimizer_.n_steps_
+    first_network = model.network_
+    for _ in range(9):
+        model.partial_fit(X, y)
+    assert model.network_ is first_network
+    assert model.n_iter_ == 10 and len(model.loss_curve_) == 10
+    assert model.t_ == 10 * len(y)
+    assert model.optimizer_.n_steps_ == 10 * steps_after_one
+    assert model.loss_curve_[-1] < model.loss_curve_[0]
+    assert model.best_loss_ == min(model.loss_curve_)
+
+
+def test_partial_fit_after_fit_continues_and_refit_restarts(friedman):
+    X, y = friedman
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = _small(max_iter=5).fit(X, y)
+    coef = model.network_.coef.copy()
+    model.partial_fit(X, y)
+    assert model.n_iter_ == 6
+    assert not np.array_equal(coef, model.network_.coef)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    assert model.n_iter_ == 5
+
+
+def test_partial_fit_refuses_a_change_in_features(friedman):
+    X, y = friedman
+    model = _small().partial_fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        model.partial_fit(X[:, :5], y)
