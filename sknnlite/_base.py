@@ -22,7 +22,7 @@ from sklearn.utils.validation import (
 )
 
 from .activations import ReLU
-from .layers import Dense
+from .layers import Dense, Layer
 from .network import Network
 from .optimizers import OPTIMIZERS, Optimizer, get_optimizer
 from .training import BatchGatherer, ImprovementTracker, Trainer
@@ -273,6 +273,7 @@ class BaseNN(BaseEstimator):
                 "layers=[] has no layers. Pass at least one, e.g. [Dense()], or "
                 "layers=None for the default [Dense(100), ReLU(), Dense()]."
             )
+        _validate_components(template, self.optimizer)
         self.network_ = Network([clone(layer) for layer in template])
         self.network_.build(X.shape[1], targets.shape[1], self._rng, X.dtype)
         if self.network_.n_outputs != targets.shape[1]:
@@ -459,3 +460,17 @@ def _make_generator(random_state):
         return np.random.default_rng(int(random_state))
     seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
     return np.random.default_rng(seed)
+
+
+def _validate_components(layers, optimizer):
+    """Check every layer's and the optimizer's settings; errors name the index."""
+    for index, layer in enumerate(layers):
+        if not isinstance(layer, Layer):
+            raise TypeError(
+                f"layers[{index}] is a {type(layer).__name__} ({layer!r}), not a "
+                "Layer. Every element of layers must be a sknnlite layer such as "
+                "Dense(64) or ReLU()."
+            )
+        layer.validate_params(f"layers[{index}] ({type(layer).__name__})")
+    if isinstance(optimizer, Optimizer):
+        optimizer.validate_params(f"optimizer ({type(optimizer).__name__})")

@@ -9,6 +9,8 @@ scikit-learn's estimator machinery.
 
 import inspect
 
+from sklearn.utils._param_validation import validate_parameter_constraints
+
 __all__ = ["Configurable"]
 
 
@@ -16,8 +18,32 @@ class Configurable:
     """Mixin giving ``get_params``/``set_params`` and a code-like ``repr``.
 
     Subclasses list their settings as keyword arguments of ``__init__`` and
-    store each one unchanged under the same attribute name.
+    store each one unchanged under the same attribute name, and declare what
+    each accepts in ``_parameter_constraints`` (scikit-learn's constraint
+    format: types, ``None``, ``"boolean"``, ``Interval``, ``StrOptions``).
     """
+
+    _parameter_constraints: dict = {}
+
+    def validate_params(self, owner=None):
+        """Check the settings against ``_parameter_constraints``.
+
+        Parameters
+        ----------
+        owner : str, default=None
+            How to name this object in the error, e.g. ``"layers[2] (Dense)"``.
+
+        Raises
+        ------
+        sklearn.utils._param_validation.InvalidParameterError
+            A ``ValueError`` naming the parameter, the value and what is
+            allowed.
+        """
+        validate_parameter_constraints(
+            self._parameter_constraints,
+            self.get_params(deep=False),
+            caller_name=owner or type(self).__name__,
+        )
 
     @classmethod
     def _param_names(cls):

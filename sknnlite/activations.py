@@ -5,7 +5,10 @@ derivative in terms of that output (or of a mask kept during ``forward``),
 multiplying the incoming gradient in place. None has parameters.
 """
 
+from numbers import Real
+
 import numpy as np
+from sklearn.utils._param_validation import Interval
 
 from .layers import Layer
 
@@ -74,6 +77,10 @@ class LeakyReLU(Activation):
     """
 
     preferred_init = "he_uniform"
+
+    _parameter_constraints = {
+        "negative_slope": [Interval(Real, None, None, closed="neither")],
+    }
 
     def __init__(self, negative_slope=0.01):
         self.negative_slope = negative_slope

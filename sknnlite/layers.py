@@ -34,11 +34,14 @@ Conventions that keep this fast and correct:
   the layer can be cloned and its settings tuned with ``set_params``.
 """
 
+from numbers import Integral
+
 import numpy as np
 from scipy import sparse
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._config import Configurable
-from .initializers import get_initializer
+from .initializers import INITIALIZERS, get_initializer
 
 __all__ = ["Layer", "Dense", "build_layer"]
 
@@ -160,6 +163,12 @@ class Dense(Layer):
     ``db = G.sum(axis=0)`` and the input gradient is ``G @ W.T``. Only ``W``
     is penalised by ``alpha``.
     """
+
+    _parameter_constraints = {
+        "units": [Interval(Integral, 1, None, closed="left"), None],
+        "init": [StrOptions(set(INITIALIZERS) | {"auto"})],
+        "use_bias": ["boolean"],
+    }
 
     def __init__(self, units=None, *, init="auto", use_bias=True):
         self.units = units

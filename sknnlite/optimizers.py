@@ -7,7 +7,10 @@ and ``step(params, grads, learning_rate)`` updates ``params`` in place with a
 few vectorised operations.
 """
 
+from numbers import Real
+
 import numpy as np
+from sklearn.utils._param_validation import Interval
 
 from ._config import Configurable
 
@@ -71,6 +74,11 @@ class SGD(Optimizer):
     or ``momentum * v - lr * g`` with Nesterov (as in scikit-learn's MLP).
     """
 
+    _parameter_constraints = {
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterov": ["boolean"],
+    }
+
     def __init__(self, momentum=0.9, nesterov=True):
         self.momentum = momentum
         self.nesterov = nesterov
@@ -113,6 +121,12 @@ class Adam(Optimizer):
     ``params -= lr_t * m / (sqrt(v) + epsilon)`` with the bias-corrected
     ``lr_t = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)``.
     """
+
+    _parameter_constraints = {
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+    }
 
     def __init__(self, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
         self.beta_1 = beta_1

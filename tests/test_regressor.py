@@ -304,3 +304,19 @@ def test_partial_fit_refuses_a_change_in_features(friedman):
     model = _small().partial_fit(X, y)
     with pytest.raises(ValueError, match="features"):
         model.partial_fit(X[:, :5], y)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"layers": [Dense(8), ReLU(), Dense(0)]}, r"'units' parameter of layers\[2\]"),
+        ({"layers": [Dense(8, init="he")]}, r"'init'.*layers\[0\].*'he_uniform'"),
+        ({"layers": [Dense(8), "relu", Dense()]}, r"layers\[1\] is a str"),
+        ({"optimizer": Adam(beta_1=2)}, r"'beta_1' parameter of optimizer \(Adam\)"),
+        ({"optimizer": "rmsprop"}, r"'optimizer'.*'adam'.*Got 'rmsprop'"),
+        ({"alpha": -1.0}, r"'alpha' parameter of NNRegressor.*Got -1.0"),
+    ],
+)
+def test_bad_settings_are_refused_by_name(params, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        NNRegressor(**params).fit(np.ones((5, 2)), np.ones(5))
