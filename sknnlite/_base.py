@@ -6,7 +6,9 @@ data, turn targets into arrays the loss understands (subclasses do that in
 :class:`~sknnlite.network.Network`, and drive the training loop.
 """
 
+import copy
 import warnings
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -22,6 +24,7 @@ from sklearn.utils.validation import (
 )
 
 from .activations import ReLU
+from .exceptions import DivergenceWarning
 from .layers import Dense, Layer
 from .network import Network
 from .optimizers import OPTIMIZERS, Optimizer, get_optimizer
@@ -185,14 +188,11 @@ class BaseNN(BaseEstimator):
         self : estimator instance
         """
         reuse = self.warm_start and hasattr(self, "network_")
-        X, y, sample_weight = self._validate_training_data(
-            X, y, sample_weight, reset=not reuse
-        )
-        targets = self._encode_targets(y, sample_weight, reset=not reuse)
-        targets = targets.astype(X.dtype, copy=False)
-        if not reuse:
-            self._initialize(X, targets)
-        self._train(X, targets, sample_weight, max_epochs=self.max_iter)
+        with _rollback_on_error(self):
+            X, targets, sample_weight = self._prepare(
+                X, y, sample_weight, reset=not reuse
+            )
+            self._train(X, targets, sample_weight, max_epochs=self.max_iter)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -219,22 +219,31 @@ class BaseNN(BaseEstimator):
         self : estimator instance
         """
         first = not hasattr(self, "network_")
-        X, y, sample_weight = self._validate_training_data(
-            X, y, sample_weight, reset=first
-        )
-        targets = self._encode_targets(y, sample_weight, reset=first)
-        targets = targets.astype(X.dtype, copy=False)
-        if first:
-            self._initialize(X, targets)
-        self._train_one_pass(X, targets, sample_weight)
+        with _rollback_on_error(self):
+            X, targets, sample_weight = self._prepare(X, y, sample_weight, reset=first)
+            self._train_one_pass(X, targets, sample_weight)
         return self
+
+    def _prepare(self, X, y, sample_weight, reset):
+        """Validate the data, encode the targets and, on ``reset``, initialise."""
+        X, y, sample_weight = self._validate_training_data(
+            X, y, sample_weight, reset=reset
+        )
+        targets = self._encode_targets(y, sample_weight, reset=reset)
+        targets = targets.astype(X.dtype, copy=False)
+        if reset:
+            self._initialize(X, targets)
+        return X, targets, sample_weight
 
     def _train_one_pass(self, X, targets, sample_weight):
         """One epoch over all the given data, as ``partial_fit`` does."""
         n_train = targets.shape[0]
         gatherer, trainer = self._make_trainer((X, targets, sample_weight))
-        order = self._rng.permutation(n_train) if self.shuffle else None
-        loss = trainer.run_epoch(gatherer, order)
+        start_coef = self.network_.coef.copy()
+        loss = self._run_epoch(trainer, gatherer, n_train)
+        if trainer.diverged(loss):
+            self._recover_from_divergence(loss, trainer, start_coef)
+            return
         self.network_.check_grads_bound()
         self._record_epoch(loss, None, n_train)
         if self.best_loss_ is not None:
@@ -257,11 +266,6 @@ class BaseNN(BaseEstimator):
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=X.dtype, ensure_non_negative=True
             )
-            if not sample_weight.sum() > 0:
-                raise ValueError(
-                    "sample_weight sums to zero: no sample would be learned "
-                    "from. Give at least one sample a positive weight."
-                )
         return X, y, sample_weight
 
     def _initialize(self, X, targets):
@@ -283,6 +287,7 @@ class BaseNN(BaseEstimator):
                 "Dense() (it takes the number of targets) or give it that width."
             )
         self.layers_ = self.network_.layers
+        self._initial_coef = self.network_.coef.copy()
         self.optimizer_ = get_optimizer(self.optimizer)
         self.optimizer_.initialize(self.network_.coef)
         self.n_iter_ = 0
@@ -291,6 +296,52 @@ class BaseNN(BaseEstimator):
         self.best_loss_ = None if self.early_stopping else np.inf
         self.validation_scores_ = [] if self.early_stopping else None
         self.best_validation_score_ = -np.inf if self.early_stopping else None
+
+    def _run_epoch(self, trainer, gatherer, n_train):
+        """Shuffle and train one epoch, with NumPy's float warnings silenced.
+
+        Overflow is expected when training diverges; it is detected from the
+        loss and reported once, by :meth:`_recover_from_divergence`.
+        """
+        order = self._rng.permutation(n_train) if self.shuffle else None
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return trainer.run_epoch(gatherer, order)
+
+    def _recover_from_divergence(self, loss, trainer, best_coef):
+        """Restore ``best_coef``, reset the optimizer and say what happened."""
+        untrained = np.array_equal(best_coef, self._initial_coef)
+        np.copyto(self.network_.coef, best_coef)
+        self.optimizer_.initialize(self.network_.coef)
+        kept = (
+            "no epoch finished without diverging, so the model keeps its initial, "
+            "untrained weights and its predictions are not meaningful"
+            if untrained
+            else "the weights of the best epoch so far were restored"
+        )
+        warnings.warn(
+            f"Training diverged in epoch {self.n_iter_ + 1}: the loss reached "
+            f"{loss:.3g} (it started at {trainer.initial_loss:.3g}). Training "
+            f"stopped; {kept}, and the optimizer state was reset. The most likely "
+            "cause is a learning rate "
+            f"too large: try learning_rate={self.learning_rate / 10:g} or smaller. "
+            "If the features are not standardised, scale them first (e.g. "
+            "StandardScaler in a Pipeline).",
+            DivergenceWarning,
+            stacklevel=4,
+        )
+
+    def _warn_if_no_progress(self, trainer):
+        """Warn when a fit ends with a loss no lower than where it started."""
+        initial = trainer.initial_loss
+        if self.loss_curve_ and initial is not None and self.loss_curve_[-1] >= initial:
+            warnings.warn(
+                f"Training did not reduce the loss: it started at "
+                f"{trainer.initial_loss:.4g} and ended at {self.loss_curve_[-1]:.4g}."
+                f" The learning rate (learning_rate={self.learning_rate:g}) is "
+                "probably too large, or the features are not scaled.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
 
     def _make_trainer(self, train):
         """Batch gatherer and trainer for ``(X, targets, sample_weight)``."""
@@ -306,29 +357,31 @@ class BaseNN(BaseEstimator):
         return gatherer, trainer
 
     def _train(self, X, targets, sample_weight, max_epochs):
-        """Run epochs until converged, stopped early or ``max_epochs`` done."""
+        """Run epochs until converged, stopped early, diverged or at ``max_epochs``."""
         train, validation = self._split_validation(X, targets, sample_weight)
         n_train = train[1].shape[0]
         gatherer, trainer = self._make_trainer(train)
         tracker = ImprovementTracker(self.tol, use_score=validation is not None)
-        best_coef = None
+        best_coef = self.network_.coef.copy()
         for epoch in range(max_epochs):
-            order = self._rng.permutation(n_train) if self.shuffle else None
-            loss = trainer.run_epoch(gatherer, order)
+            loss = self._run_epoch(trainer, gatherer, n_train)
+            if trainer.diverged(loss):
+                self._recover_from_divergence(loss, trainer, best_coef)
+                return
             if epoch == 0:
                 self.network_.check_grads_bound()
             score = None if validation is None else self._validation_score(*validation)
             self._record_epoch(loss, score, n_train)
-            improved = tracker.update(loss if score is None else score)
-            if improved and score is not None:
-                best_coef = self.network_.coef.copy()
+            if tracker.update(loss if score is None else score):
+                np.copyto(best_coef, self.network_.coef)
             self._record_best(tracker)
             if tracker.no_improvement_count > self.n_iter_no_change:
                 break
         else:
             self._warn_not_converged(max_epochs)
-        if best_coef is not None:
-            self.network_.coef[...] = best_coef
+        if validation is not None:
+            np.copyto(self.network_.coef, best_coef)
+        self._warn_if_no_progress(trainer)
 
     def _split_validation(self, X, targets, sample_weight):
         """Hold out ``validation_fraction`` when early stopping."""
@@ -474,3 +527,22 @@ def _validate_components(layers, optimizer):
         layer.validate_params(f"layers[{index}] ({type(layer).__name__})")
     if isinstance(optimizer, Optimizer):
         optimizer.validate_params(f"optimizer ({type(optimizer).__name__})")
+
+
+@contextmanager
+def _rollback_on_error(estimator):
+    """Leave ``estimator`` exactly as it was if the block raises.
+
+    The fitted state (every attribute that is not a constructor parameter)
+    is deep-copied first, so a failed ``fit`` or ``partial_fit`` (bad data,
+    divergence) never damages a model fitted before, warm start included.
+    """
+    params = set(estimator.get_params(deep=False))
+    saved = copy.deepcopy({k: v for k, v in vars(estimator).items() if k not in params})
+    try:
+        yield
+    except BaseException:
+        for key in [k for k in vars(estimator) if k not in params]:
+            delattr(estimator, key)
+        vars(estimator).update(saved)
+        raise

@@ -124,6 +124,31 @@ class NNRegressor(RegressorMixin, BaseNN):
         output += self.target_mean_.astype(output.dtype)
         return output.ravel() if self._y_ndim == 1 else output
 
+    def score(self, X, y, sample_weight=None):
+        """Return the coefficient of determination R² of the predictions.
+
+        Computed in units of the training target's standard deviation, which
+        leaves R² unchanged but cannot overflow for huge targets (1e200).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            True values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            R² averaged uniformly over outputs.
+        """
+        y_pred = self.predict(X)
+        y = _numeric_targets(y).astype(np.float64, copy=False)
+        scale = self.target_scale_ if y.ndim == 2 else self.target_scale_[0]
+        return r2_score(y / scale, y_pred / scale, sample_weight=sample_weight)
+
     def _score_output(self, output, targets, sample_weight):
         """R² of network ``output`` against encoded ``targets``."""
         return r2_score(targets, output, sample_weight=sample_weight)
@@ -149,10 +174,17 @@ def _numeric_targets(y):
 
 
 def _weighted_mean_std(targets, sample_weight):
-    """Per-column weighted mean and standard deviation (1 where constant)."""
+    """Per-column weighted mean and standard deviation (1 where constant).
+
+    Computed on targets divided by their largest magnitude, so that values
+    near the float64 limit (1e200) do not overflow when squared.
+    """
     targets = targets.astype(np.float64, copy=False)
-    mean = np.average(targets, axis=0, weights=sample_weight)
-    variance = np.average((targets - mean) ** 2, axis=0, weights=sample_weight)
-    scale = np.sqrt(variance)
-    scale[~(scale > 1e-12 * np.maximum(np.abs(mean), 1))] = 1.0
-    return mean, scale
+    magnitude = np.max(np.abs(targets), axis=0)
+    magnitude[~(magnitude > 0)] = 1.0
+    unit = targets / magnitude
+    mean = np.average(unit, axis=0, weights=sample_weight)
+    variance = np.average((unit - mean) ** 2, axis=0, weights=sample_weight)
+    scale = np.sqrt(variance) * magnitude
+    scale[~(np.sqrt(variance) > 1e-12)] = 1.0  # constant column
+    return mean * magnitude, scale

@@ -4,6 +4,8 @@ Nothing here knows about scikit-learn. An epoch reads like a paragraph:
 shuffle, then for each batch gather, forward, loss, backward, penalty, step.
 """
 
+import math
+
 import numpy as np
 from scipy import sparse
 
@@ -83,6 +85,12 @@ class Trainer:
         Step size passed to the optimizer.
     alpha : float
         L2 penalty strength on the parameters in ``network.coef[:n_decay]``.
+
+    Attributes
+    ----------
+    initial_loss : float or None
+        Loss of the first batch, before any update: the reference for
+        :meth:`diverged`.
     """
 
     def __init__(self, network, loss, optimizer, learning_rate, alpha):
@@ -91,6 +99,20 @@ class Trainer:
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.alpha = alpha
+        self.initial_loss = None
+
+    def diverged(self, loss, factor=1e4):
+        """True if ``loss`` is non-finite or ``factor`` times the initial loss.
+
+        The reference is the loss of the first batch, before any update: a
+        learning rate far too large can make the loss jump by 20 orders of
+        magnitude and then slowly fall, which only this comparison catches.
+        """
+        if not math.isfinite(loss):
+            return True
+        return self.initial_loss is not None and loss > factor * max(
+            self.initial_loss, 1e-12
+        )
 
     def run_epoch(self, gatherer, order):
         """Train one pass over the batches in ``order`` (``None``: row order).
@@ -103,6 +125,8 @@ class Trainer:
         total_loss = total_weight = 0.0
         for batch in gatherer.batches(order):
             value, weight = self.step(batch)
+            if not math.isfinite(value):
+                return value  # diverged: stop at once, the caller reports it
             total_loss += value * weight
             total_weight += weight
         return total_loss / total_weight if total_weight else 0.0
@@ -120,6 +144,8 @@ class Trainer:
         network = self.network
         output = network.forward(x, training=True)
         value, grad_output = self.loss.value_and_gradient(y, output, weight)
+        if self.initial_loss is None:
+            self.initial_loss = value
         network.backward(grad_output)
         if self.alpha:
             value += self._add_l2_penalty(self.alpha / batch_weight)

@@ -1,0 +1,165 @@
+"""Never fail silently: divergence, unscaled targets, bad settings, bad data."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_friedman1
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import r2_score
+
+from sknnlite import Dense, NNRegressor, ReLU
+from sknnlite.exceptions import DivergenceWarning
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_friedman1(n_samples=400, random_state=0)
+    return (X - X.mean(axis=0)) / X.std(axis=0), y
+
+
+def _model(**params):
+    settings = dict(
+        layers=[Dense(32), ReLU(), Dense()],
+        learning_rate=0.01,
+        max_iter=100,
+        random_state=0,
+    )
+    settings.update(params)
+    return NNRegressor(**settings)
+
+
+def _fit_quietly(model, X, y, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(X, y, **kwargs)
+
+
+def _fitted_state(model):
+    return (
+        model.network_.coef.copy(),
+        model.n_iter_,
+        list(model.loss_curve_),
+        model.optimizer_.m_.copy(),
+        model.n_features_in_,
+    )
+
+
+def _assert_same_state(before, after):
+    np.testing.assert_array_equal(before[0], after[0])
+    assert before[1:3] == after[1:3]
+    np.testing.assert_array_equal(before[3], after[3])
+    assert before[4] == after[4]
+
+
+@pytest.mark.parametrize("learning_rate", [1e6, 10.0])
+def test_divergence_stops_restores_best_weights_and_says_why(data, learning_rate):
+    X, y = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.warns(DivergenceWarning, match=r"diverged in epoch \d+.*learning"):
+            model = _model(learning_rate=learning_rate).fit(X, y)
+    assert np.all(np.isfinite(model.predict(X)))
+    assert all(np.isfinite(model.loss_curve_))
+    if model.n_iter_ == 0:
+        np.testing.assert_array_equal(model.network_.coef, model._initial_coef)
+    else:
+        assert model.loss_curve_[-1] < model.loss_curve_[0] * 100
+
+
+def test_divergence_in_first_epoch_says_the_model_is_untrained(data):
+    X, y = data
+    with pytest.warns(DivergenceWarning, match="initial, untrained weights"):
+        model = _model(learning_rate=1e6).fit(X, y)
+    assert model.n_iter_ == 0 and model.loss_curve_ == []
+
+
+def test_divergence_never_loses_a_good_model(data):
+    X, y = data
+    model = _fit_quietly(_model(max_iter=200, warm_start=True), X, y)
+    good = model.score(X, y)
+    assert good > 0.9
+    model.set_params(learning_rate=1e6)
+    with pytest.warns(DivergenceWarning):
+        model.fit(X, y)
+    assert model.score(X, y) >= good - 1e-12
+
+
+def test_no_progress_is_reported(data):
+    X, y = data
+    with pytest.warns(ConvergenceWarning, match="did not reduce the loss"):
+        _model(learning_rate=1.0, max_iter=20).fit(X, y)
+
+
+@pytest.mark.parametrize("factor", [1e-200, 1e-3, 1.0, 1e3, 1e5, 1e200])
+def test_target_scale_does_not_matter(data, factor):
+    X, y = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        model = _fit_quietly(_model(), X, y * factor)
+        score = model.score(X, y * factor)
+    reference = _fit_quietly(_model(), X, y).score(X, y)
+    assert score == pytest.approx(reference, abs=1e-9)
+    if 1e-100 < factor < 1e100:  # sklearn.metrics.r2_score itself under/overflows
+        assert r2_score(y * factor, model.predict(X)) == pytest.approx(reference)
+
+
+def test_weighted_target_standardisation(data):
+    X, y = data
+    weights = np.r_[np.zeros(200), np.ones(200)]
+    model = _fit_quietly(_model(max_iter=1), X, y, sample_weight=weights)
+    assert model.target_mean_[0] == pytest.approx(y[200:].mean())
+    assert model.target_scale_[0] == pytest.approx(y[200:].std())
+
+
+@pytest.mark.parametrize(
+    "bad_X, bad_y, sample_weight, error, message",
+    [
+        ("nan", None, None, ValueError, "NaN"),
+        (None, "strings", None, ValueError, "NNClassifier"),
+        (None, None, "negative", ValueError, "[Nn]egative"),
+        (None, None, "zeros", ValueError, "non-zero"),
+        ("features", None, None, ValueError, "features"),
+    ],
+)
+def test_failed_fit_leaves_fitted_model_untouched(
+    data, bad_X, bad_y, sample_weight, error, message
+):
+    X, y = data
+    model = _fit_quietly(_model(max_iter=5, warm_start=True), X, y)
+    before = _fitted_state(model)
+    predictions = model.predict(X)
+    X_bad = X.copy()
+    if bad_X == "nan":
+        X_bad[3, 2] = np.nan
+    elif bad_X == "features":
+        X_bad = X[:, :4]
+    y_bad = np.array(["a"] * len(y)) if bad_y == "strings" else y
+    weights = {"negative": -np.ones(len(y)), "zeros": np.zeros(len(y))}.get(
+        sample_weight
+    )
+    for method in ("fit", "partial_fit"):
+        with pytest.raises(error, match=message):
+            getattr(model, method)(X_bad, y_bad, sample_weight=weights)
+        _assert_same_state(before, _fitted_state(model))
+        np.testing.assert_array_equal(model.predict(X), predictions)
+
+
+def test_failed_fit_on_unfitted_model_leaves_it_unfitted(data):
+    X, y = data
+    model = _model()
+    with pytest.raises(ValueError):
+        model.fit(X, np.array(["a"] * len(y)))
+    assert not [key for key in vars(model) if key.endswith("_")]
+
+
+def test_batch_size_larger_than_data_is_clipped_with_numbers(data):
+    X, y = data
+    with pytest.warns(UserWarning, match="batch_size=1000 is larger than the 400"):
+        _fit_quietly(_model(batch_size=1000, max_iter=2), X, y)
+
+
+def test_early_stopping_with_too_few_samples_is_refused():
+    X = np.arange(10.0).reshape(5, 2)
+    with pytest.raises(ValueError, match="validation_fraction=0.1 leaves 1"):
+        NNRegressor(early_stopping=True).fit(X, np.arange(5.0))
