@@ -23,8 +23,9 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._version import __version__
 from .activations import ReLU
-from .exceptions import DivergenceWarning
+from .exceptions import DivergenceWarning, SknnliteVersionWarning
 from .layers import Dense, Layer
 from .network import Network
 from .optimizers import OPTIMIZERS, Optimizer, get_optimizer
@@ -477,6 +478,44 @@ class BaseNN(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+    def _sk_visual_block_(self):
+        """Show the layer stack as a serial block in the notebook HTML repr."""
+        from sklearn.utils._repr_html.estimator import _VisualBlock
+
+        layers = default_layers() if self.layers is None else list(self.layers)
+        names = [f"{i}: {type(layer).__name__}" for i, layer in enumerate(layers)]
+        stack = _VisualBlock(
+            "serial",
+            layers,
+            names=names,
+            name_details=[repr(layer) for layer in layers],
+            dash_wrapped=False,
+        )
+        return _VisualBlock(
+            "serial",
+            [stack],
+            names=[type(self).__name__],
+            name_details=[repr(self)],
+        )
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["_sknnlite_version"] = __version__
+        return state
+
+    def __setstate__(self, state):
+        version = state.pop("_sknnlite_version", None)
+        if version != __version__:
+            warnings.warn(
+                f"This {type(self).__name__} was pickled with sknnlite "
+                f"{version or 'unknown'} and is loaded with sknnlite {__version__}. "
+                "It may not work or may give different results; refit it with "
+                "this version to be safe.",
+                SknnliteVersionWarning,
+                stacklevel=2,
+            )
+        super().__setstate__(state)
 
 
 def _set_layer_params(layers, settings):
