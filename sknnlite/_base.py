@@ -26,8 +26,8 @@ from sklearn.utils.validation import (
 from ._version import __version__
 from .activations import ReLU
 from .exceptions import DivergenceWarning, SknnliteVersionWarning
-from .layers import Dense, Layer
-from .network import Network
+from .layers import Dense
+from .network import Network, check_layers
 from .optimizers import OPTIMIZERS, Optimizer, get_optimizer
 from .training import BatchGatherer, ImprovementTracker, Trainer
 
@@ -556,13 +556,8 @@ def _make_generator(random_state):
 
 def _validate_components(layers, optimizer):
     """Check every layer's and the optimizer's settings; errors name the index."""
+    check_layers(layers)
     for index, layer in enumerate(layers):
-        if not isinstance(layer, Layer):
-            raise TypeError(
-                f"layers[{index}] is a {type(layer).__name__} ({layer!r}), not a "
-                "Layer. Every element of layers must be a sknnlite layer such as "
-                "Dense(64) or ReLU()."
-            )
         layer.validate_params(f"layers[{index}] ({type(layer).__name__})")
     if isinstance(optimizer, Optimizer):
         optimizer.validate_params(f"optimizer ({type(optimizer).__name__})")

@@ -9,7 +9,7 @@ import numpy as np
 
 from .layers import Layer, build_layer
 
-__all__ = ["Network"]
+__all__ = ["Network", "check_layers"]
 
 
 class Network:
@@ -150,15 +150,20 @@ class Network:
         self._pack(copy_values=True)
 
 
-def _resolve_auto_settings(layers, n_targets):
-    """Fill ``units=None`` on the last layer that has units and ``init="auto"``."""
+def check_layers(layers):
+    """Raise ``TypeError`` naming the first element of ``layers`` not a Layer."""
     for index, layer in enumerate(layers):
         if not isinstance(layer, Layer):
             raise TypeError(
-                f"layers[{index}] is a {type(layer).__name__}, not a Layer. "
-                "Every element of layers must be a sknnlite layer such as "
+                f"layers[{index}] is a {type(layer).__name__} ({layer!r}), not a "
+                "Layer. Every element of layers must be a sknnlite layer such as "
                 "Dense(64) or ReLU()."
             )
+
+
+def _resolve_auto_settings(layers, n_targets):
+    """Fill ``units=None`` on the last layer that has units and ``init="auto"``."""
+    check_layers(layers)
     with_units = [layer for layer in layers if "units" in layer._param_names()]
     if with_units and with_units[-1].units is None:
         with_units[-1].set_params(units=n_targets)
