@@ -1,9 +1,24 @@
 """sknnlite: small, fast neural networks in pure NumPy as scikit-learn estimators."""
 
-from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh
+from .activations import (
+    ELU,
+    GELU,
+    SELU,
+    Identity,
+    LeakyReLU,
+    Mish,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softplus,
+    Softsign,
+    Tanh,
+)
+from .dropout import Dropout
 from .layers import Dense, Layer
-from .losses import Loss, SquaredError
+from .losses import AbsoluteError, Huber, Loss, Poisson, SquaredError
 from .network import Network
+from .normalization import BatchNorm
 from .optimizers import SGD, Adam, Optimizer
 from .regressor import NNRegressor
 
@@ -19,8 +34,19 @@ __all__ = [
     "Tanh",
     "Identity",
     "Softplus",
+    "ELU",
+    "SELU",
+    "GELU",
+    "SiLU",
+    "Mish",
+    "Softsign",
+    "Dropout",
+    "BatchNorm",
     "Loss",
     "SquaredError",
+    "AbsoluteError",
+    "Huber",
+    "Poisson",
     "Optimizer",
     "SGD",
     "Adam",

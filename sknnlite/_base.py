@@ -311,7 +311,7 @@ class BaseNN(BaseEstimator):
         n_train = train[1].shape[0]
         gatherer, trainer = self._make_trainer(train)
         tracker = ImprovementTracker(self.tol, use_score=validation is not None)
-        best_coef = None
+        best = None
         for epoch in range(max_epochs):
             order = self._rng.permutation(n_train) if self.shuffle else None
             loss = trainer.run_epoch(gatherer, order)
@@ -321,14 +321,14 @@ class BaseNN(BaseEstimator):
             self._record_epoch(loss, score, n_train)
             improved = tracker.update(loss if score is None else score)
             if improved and score is not None:
-                best_coef = self.network_.coef.copy()
+                best = self.network_.snapshot()
             self._record_best(tracker)
             if tracker.no_improvement_count > self.n_iter_no_change:
                 break
         else:
             self._warn_not_converged(max_epochs)
-        if best_coef is not None:
-            self.network_.coef[...] = best_coef
+        if best is not None:
+            self.network_.restore(best)
 
     def _split_validation(self, X, targets, sample_weight):
         """Hold out ``validation_fraction`` when early stopping."""
