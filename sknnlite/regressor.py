@@ -169,7 +169,8 @@ class NNRegressor(RegressorMixin, BaseNN):
             Predictions, 1-D when ``y`` was 1-D in ``fit``, in the dtype the
             model was trained in.
         """
-        output = self.loss_function_.inverse_link(self._forward(X))
+        output = self._forward(X)
+        output = self.loss_function_.inverse_link(output)
         output *= self.target_scale_.astype(output.dtype)
         output += self.target_mean_.astype(output.dtype)
         return output.ravel() if self._y_ndim == 1 else output
