@@ -37,7 +37,10 @@ class GradientReport:
     Attributes
     ----------
     errors : dict of str to float
-        ``||analytic - numeric|| / (||analytic|| + ||numeric||)`` per array.
+        ``||analytic - numeric|| / (||analytic|| + ||numeric||)`` per array,
+        or ``||analytic - numeric||`` when both norms sum to less than 1e-7
+        (a parameter the loss does not depend on, such as the bias of a
+        ``Dense`` followed by ``BatchNorm``).
     tolerance : float
         Largest acceptable relative error.
     """
@@ -74,11 +77,17 @@ class GradientReport:
         )
 
 
+#: Below this gradient norm, errors are absolute: finite-difference noise
+#: would dominate a relative error where the true gradient is 0 (such as
+#: the bias of a Dense layer followed by BatchNorm).
+_NEGLIGIBLE_NORM = 1e-7
+
+
 def _relative_error(analytic, numeric):
-    """Relative distance between two gradient arrays (0 when both are 0)."""
+    """Relative distance between two gradient arrays (absolute when both are ~0)."""
     difference = np.linalg.norm(np.ravel(analytic - numeric))
     size = np.linalg.norm(np.ravel(analytic)) + np.linalg.norm(np.ravel(numeric))
-    return float(difference / size) if size > 0 else float(difference)
+    return float(difference / size) if size > _NEGLIGIBLE_NORM else float(difference)
 
 
 def _numeric_gradient(function, array, eps):
