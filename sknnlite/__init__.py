@@ -1,10 +1,25 @@
 """sknnlite: small, fast neural networks in pure NumPy as scikit-learn estimators."""
 
 from ._version import __version__
-from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh
+from .activations import (
+    ELU,
+    GELU,
+    SELU,
+    Identity,
+    LeakyReLU,
+    Mish,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softplus,
+    Softsign,
+    Tanh,
+)
+from .dropout import Dropout
 from .layers import Dense, Layer
-from .losses import Loss, SquaredError
+from .losses import AbsoluteError, Huber, Loss, Poisson, SquaredError
 from .network import Network
+from .normalization import BatchNorm
 from .optimizers import SGD, Adam, Optimizer
 from .regressor import NNRegressor
 
@@ -18,8 +33,19 @@ __all__ = [
     "Tanh",
     "Identity",
     "Softplus",
+    "ELU",
+    "SELU",
+    "GELU",
+    "SiLU",
+    "Mish",
+    "Softsign",
+    "Dropout",
+    "BatchNorm",
     "Loss",
     "SquaredError",
+    "AbsoluteError",
+    "Huber",
+    "Poisson",
     "Optimizer",
     "SGD",
     "Adam",

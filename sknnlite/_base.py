@@ -240,10 +240,10 @@ class BaseNN(BaseEstimator):
         """One epoch over all the given data, as ``partial_fit`` does."""
         n_train = targets.shape[0]
         gatherer, trainer = self._make_trainer((X, targets, sample_weight))
-        start_coef = self.network_.coef.copy()
+        start = self.network_.snapshot()
         loss = self._run_epoch(trainer, gatherer, n_train)
         if trainer.diverged(loss):
-            self._recover_from_divergence(loss, trainer, start_coef)
+            self._recover_from_divergence(loss, trainer, start)
             return
         self.network_.check_grads_bound()
         self._record_epoch(loss, None, n_train)
@@ -308,10 +308,10 @@ class BaseNN(BaseEstimator):
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             return trainer.run_epoch(gatherer, order)
 
-    def _recover_from_divergence(self, loss, trainer, best_coef):
-        """Restore ``best_coef``, reset the optimizer and say what happened."""
-        untrained = np.array_equal(best_coef, self._initial_coef)
-        np.copyto(self.network_.coef, best_coef)
+    def _recover_from_divergence(self, loss, trainer, best):
+        """Restore the ``best`` snapshot, reset the optimizer and say so."""
+        untrained = np.array_equal(best[0], self._initial_coef)
+        self.network_.restore(best)
         self.optimizer_.initialize(self.network_.coef)
         kept = (
             "no epoch finished without diverging, so the model keeps its initial, "
@@ -363,25 +363,25 @@ class BaseNN(BaseEstimator):
         n_train = train[1].shape[0]
         gatherer, trainer = self._make_trainer(train)
         tracker = ImprovementTracker(self.tol, use_score=validation is not None)
-        best_coef = self.network_.coef.copy()
+        best = self.network_.snapshot()
         for epoch in range(max_epochs):
             loss = self._run_epoch(trainer, gatherer, n_train)
             if trainer.diverged(loss):
-                self._recover_from_divergence(loss, trainer, best_coef)
+                self._recover_from_divergence(loss, trainer, best)
                 return
             if epoch == 0:
                 self.network_.check_grads_bound()
             score = None if validation is None else self._validation_score(*validation)
             self._record_epoch(loss, score, n_train)
             if tracker.update(loss if score is None else score):
-                np.copyto(best_coef, self.network_.coef)
+                best = self.network_.snapshot()
             self._record_best(tracker)
             if tracker.no_improvement_count > self.n_iter_no_change:
                 break
         else:
             self._warn_not_converged(max_epochs)
         if validation is not None:
-            np.copyto(self.network_.coef, best_coef)
+            self.network_.restore(best)
         self._warn_if_no_progress(trainer)
 
     def _split_validation(self, X, targets, sample_weight):

@@ -5,14 +5,29 @@ derivative in terms of that output (or of a mask kept during ``forward``),
 multiplying the incoming gradient in place. None has parameters.
 """
 
+import math
 from numbers import Real
 
 import numpy as np
+from scipy.special import erf
 from sklearn.utils._param_validation import Interval
 
 from .layers import Layer
 
-__all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Identity", "Softplus"]
+__all__ = [
+    "ReLU",
+    "LeakyReLU",
+    "Sigmoid",
+    "Tanh",
+    "Identity",
+    "Softplus",
+    "ELU",
+    "SELU",
+    "GELU",
+    "SiLU",
+    "Mish",
+    "Softsign",
+]
 
 
 class Activation(Layer):
@@ -154,3 +169,187 @@ class Softplus(Activation):
 
     def _scale_grad(self, grad):
         grad *= -np.expm1(-self._y)
+
+
+class ELU(Activation):
+    """Exponential linear unit, ``x if x > 0 else alpha * (exp(x) - 1)``.
+
+    Parameters
+    ----------
+    alpha : float, default=1.0
+        The output tends to ``-alpha`` for very negative inputs.
+
+    Notes
+    -----
+    The derivative is 1 where the output is positive and ``y + alpha``
+    elsewhere, with ``y`` the output. ``exp`` is only taken of
+    ``min(x, 0)``, so large inputs cannot overflow.
+    """
+
+    preferred_init = "he_uniform"
+
+    _parameter_constraints = {"alpha": [Interval(Real, 0, None, closed="left")]}
+
+    def __init__(self, alpha=1.0):
+        self.alpha = alpha
+
+    def _apply(self, x, out):
+        _elu(x, out, self.alpha, 1.0)
+
+    def _remember(self, x, out):
+        self._slope = _elu_slope(self, out, self.alpha, 1.0)
+
+    def _scale_grad(self, grad):
+        grad *= self._slope
+
+
+class SELU(Activation):
+    """Scaled ELU with the self-normalising constants of Klambauer et al. (2017).
+
+    Notes
+    -----
+    ``scale * (x if x > 0 else alpha * (exp(x) - 1))`` with
+    ``alpha = 1.6732632423543772`` and ``scale = 1.0507009873554805``; the
+    derivative is ``scale`` where the output is positive and
+    ``y + scale * alpha`` elsewhere. A preceding ``Dense(init="auto")`` uses
+    LeCun normal initialisation, as self-normalisation requires.
+    """
+
+    preferred_init = "lecun_normal"
+    _alpha = 1.6732632423543772
+    _scale = 1.0507009873554805
+
+    def _apply(self, x, out):
+        _elu(x, out, self._alpha, self._scale)
+
+    def _remember(self, x, out):
+        self._slope = _elu_slope(self, out, self._alpha, self._scale)
+
+    def _scale_grad(self, grad):
+        grad *= self._slope
+
+
+def _elu(x, out, alpha, scale):
+    """``scale * (x if x > 0 else alpha * expm1(x))`` into ``out``."""
+    np.minimum(x, 0, out=out)
+    np.expm1(out, out=out)
+    out *= alpha
+    np.copyto(out, x, where=x > 0)
+    if scale != 1.0:
+        out *= scale
+
+
+def _elu_slope(layer, out, alpha, scale):
+    """ELU derivative from its output, in the layer's scratch buffer."""
+    slope = layer.scratch("_slope_buf", out.shape, out.dtype)
+    np.add(out, scale * alpha, out=slope)
+    np.copyto(slope, scale, where=out > 0)
+    return slope
+
+
+class GELU(Activation):
+    """Gaussian error linear unit, ``x * Phi(x)``, computed exactly with ``erf``.
+
+    Notes
+    -----
+    :math:`\\Phi` is the standard normal distribution function,
+    :math:`\\Phi(x) = (1 + \\mathrm{erf}(x / \\sqrt 2)) / 2`; this is the exact
+    form (``scipy.special.erf``), not the tanh approximation. The derivative
+    is :math:`\\Phi(x) + x \\varphi(x)` with :math:`\\varphi` the normal
+    density.
+    """
+
+    preferred_init = "he_uniform"
+
+    def _apply(self, x, out):
+        _normal_cdf(x, out)
+        out *= x
+
+    def _remember(self, x, out):
+        slope = self._slope = self.scratch("_slope_buf", x.shape, x.dtype)
+        _normal_cdf(x, slope)
+        slope += np.exp(-0.5 * np.square(x)) * (x * (1 / math.sqrt(2 * math.pi)))
+
+    def _scale_grad(self, grad):
+        grad *= self._slope
+
+
+def _normal_cdf(x, out):
+    """Standard normal distribution function of ``x`` into ``out``."""
+    np.multiply(x, 1 / math.sqrt(2), out=out)
+    erf(out, out=out)
+    out += 1
+    out *= 0.5
+
+
+def _sigmoid(x, out):
+    """Logistic function of ``x`` into ``out``, without overflow."""
+    np.multiply(x, 0.5, out=out)
+    np.tanh(out, out=out)
+    out += 1
+    out *= 0.5
+
+
+class SiLU(Activation):
+    """Sigmoid linear unit (swish), ``x * sigmoid(x)``.
+
+    Notes
+    -----
+    With :math:`s = \\sigma(x)` and :math:`y = x s`, the derivative is
+    :math:`s (1 + x (1 - s)) = y + s (1 - y)`.
+    """
+
+    preferred_init = "he_uniform"
+
+    def _apply(self, x, out):
+        _sigmoid(x, out)
+        out *= x
+
+    def _remember(self, x, out):
+        slope = self._slope = self.scratch("_slope_buf", x.shape, x.dtype)
+        _sigmoid(x, slope)
+        slope *= 1 - out
+        slope += out
+
+    def _scale_grad(self, grad):
+        grad *= self._slope
+
+
+class Mish(Activation):
+    """Mish, ``x * tanh(softplus(x))`` (Misra, 2019).
+
+    Notes
+    -----
+    With :math:`t = \\tanh(\\mathrm{softplus}(x))`, the derivative is
+    :math:`t + x (1 - t^2) \\sigma(x)`.
+    """
+
+    preferred_init = "he_uniform"
+
+    def _apply(self, x, out):
+        np.logaddexp(0, x, out=out)
+        np.tanh(out, out=out)
+        out *= x
+
+    def _remember(self, x, out):
+        slope = self._slope = self.scratch("_slope_buf", x.shape, x.dtype)
+        tanh_softplus = np.tanh(np.logaddexp(0, x))
+        _sigmoid(x, slope)
+        slope *= x
+        slope *= 1 - np.square(tanh_softplus)
+        slope += tanh_softplus
+
+    def _scale_grad(self, grad):
+        grad *= self._slope
+
+
+class Softsign(Activation):
+    """Softsign, ``x / (1 + |x|)``. The derivative is ``(1 - |y|)**2``."""
+
+    def _apply(self, x, out):
+        np.abs(x, out=out)
+        out += 1
+        np.divide(x, out, out=out)
+
+    def _scale_grad(self, grad):
+        grad *= np.square(1 - np.abs(self._y))

@@ -32,6 +32,22 @@ Conventions that keep this fast and correct:
   (such as running statistics) needs a public name ending in ``_``.
 * ``__init__`` only stores its arguments (like a scikit-learn estimator), so
   the layer can be cloned and its settings tuned with ``set_params``.
+
+Optional parts of the contract, for layers that need them:
+
+* Randomness during ``forward`` (``Dropout``) is drawn from a generator kept
+  as a public attribute, e.g. ``self.rng_``, derived from the one ``build``
+  receives: it is pickled with the layer, so training continues
+  reproducibly, and the gradient checkers in :mod:`sknnlite.testing` rewind
+  every generator attribute before each forward so the draws are fixed for
+  the duration of a check.
+* State that training updates but the optimizer does not (``BatchNorm``'s
+  running statistics) is listed in ``state_attributes``; early stopping
+  saves and restores it together with the weights (see
+  :meth:`Layer.get_state`).
+* A layer that sets ``uses_sample_weight = True`` is called as
+  ``forward(x, training, sample_weight=w)`` with the batch's weights (or
+  ``None``), so that a weight of 2 means the same as a repeated row.
 """
 
 from numbers import Integral
@@ -65,6 +81,12 @@ class Layer(Configurable):
     #: Set by the network on the first layer: its input gradient is unused,
     #: so ``backward`` may skip computing it and return ``None``.
     skip_input_grad = False
+
+    #: Names of non-trainable arrays that ``forward(training=True)`` updates.
+    state_attributes = ()
+
+    #: Whether ``forward`` takes the batch's ``sample_weight``.
+    uses_sample_weight = False
 
     def build(self, n_inputs, rng, dtype):
         """Create parameters for inputs of width ``n_inputs``.
@@ -112,6 +134,21 @@ class Layer(Configurable):
         self.grads[name] = np.zeros_like(value)
         if decay:
             self.decayed.append(name)
+
+    def get_state(self):
+        """Return copies of the arrays named in ``state_attributes``.
+
+        Returns
+        -------
+        state : dict of str to ndarray
+            Empty for layers without such state.
+        """
+        return {name: np.copy(getattr(self, name)) for name in self.state_attributes}
+
+    def set_state(self, state):
+        """Write arrays returned by :meth:`get_state` back, in place."""
+        for name, value in state.items():
+            getattr(self, name)[...] = value
 
     def scratch(self, name, shape, dtype):
         """Return a reusable buffer of ``shape``, grown only when needed."""

@@ -5,17 +5,52 @@ A loss compares targets ``y`` with network outputs ``y_pred`` (both of shape
 over samples of the per-sample loss, itself averaged over outputs. Sample
 weights are normalised by their sum, so integer weights equal repeated rows
 and zero weights equal dropped rows.
+
+A loss also tells the regressor how to treat targets: whether it may train
+on a standardised target (:attr:`Loss.standardize_target`), which targets
+are valid (:meth:`Loss.check_target`) and how a network output becomes a
+prediction (:meth:`Loss.inverse_link`).
 """
 
+from numbers import Real
+
 import numpy as np
+from scipy.special import xlogy
+from sklearn.utils._param_validation import Interval
 
 from ._config import Configurable
 
-__all__ = ["Loss", "SquaredError", "LOSSES", "get_loss"]
+__all__ = [
+    "Loss",
+    "SquaredError",
+    "AbsoluteError",
+    "Huber",
+    "Poisson",
+    "LOSSES",
+    "get_loss",
+]
 
 
 class Loss(Configurable):
-    """Base class: subclasses implement :meth:`value_and_gradient`."""
+    """Base class: subclasses implement :meth:`value_and_gradient`.
+
+    Attributes
+    ----------
+    standardize_target : bool
+        Whether ``NNRegressor`` may train on the target standardised to mean
+        0 and standard deviation 1 (and undo it in ``predict``). True for
+        losses of the residual ``y_pred - y`` (squared, absolute, Huber);
+        False where the scale of ``y`` matters (Poisson counts).
+    """
+
+    standardize_target = True
+
+    def check_target(self, y):
+        """Raise ``ValueError`` if ``y`` holds values this loss cannot fit."""
+
+    def inverse_link(self, raw):
+        """Map network outputs to predictions (the identity by default)."""
+        return raw
 
     def value(self, y, y_pred, sample_weight=None):
         """Return the loss as a Python float."""
@@ -51,6 +86,16 @@ def _normaliser(y_pred, sample_weight):
     return y_pred.dtype.type(total * y_pred.shape[1])
 
 
+def _weighted_mean(per_element, gradient, sample_weight):
+    """Weighted mean of ``per_element`` and the matching gradient (in place)."""
+    scale = 1 / _normaliser(gradient, sample_weight)
+    if sample_weight is not None:
+        per_element *= sample_weight[:, None]
+        gradient *= sample_weight[:, None]
+    gradient *= scale
+    return float(per_element.sum()) * float(scale), gradient
+
+
 class SquaredError(Loss):
     """Half the mean squared error.
 
@@ -73,7 +118,109 @@ class SquaredError(Loss):
         return value, weighted
 
 
-LOSSES = {"squared_error": SquaredError}
+class AbsoluteError(Loss):
+    """Mean absolute error.
+
+    Notes
+    -----
+    .. math:: L = \\frac{1}{W m} \\sum_i w_i \\sum_j |\\hat y_{ij} - y_{ij}|
+
+    with gradient :math:`w_i \\operatorname{sign}(\\hat y_{ij} - y_{ij}) / (W m)`
+    (0 where the residual is 0). Its minimiser is the (weighted) median,
+    so it is robust to outliers in ``y``.
+    """
+
+    def value_and_gradient(self, y, y_pred, sample_weight=None):
+        residual = y_pred - y
+        return _weighted_mean(np.abs(residual), np.sign(residual), sample_weight)
+
+
+class Huber(Loss):
+    """Huber loss: squared for small residuals, absolute for large ones.
+
+    Parameters
+    ----------
+    delta : float, default=1.0
+        Residual size where the loss turns from quadratic to linear. With
+        ``NNRegressor`` the target is standardised, so ``delta`` is in
+        standard deviations of ``y``.
+
+    Notes
+    -----
+    With :math:`r = \\hat y - y`,
+
+    .. math::
+        h(r) = \\begin{cases} r^2 / 2 & |r| \\le \\delta \\\\
+        \\delta (|r| - \\delta / 2) & |r| > \\delta \\end{cases}, \\qquad
+        L = \\frac{1}{W m} \\sum_i w_i \\sum_j h(r_{ij})
+
+    and :math:`h'(r) = \\operatorname{clip}(r, -\\delta, \\delta)`. It equals
+    :class:`SquaredError` when every residual is within ``delta``.
+    """
+
+    _parameter_constraints = {"delta": [Interval(Real, 0, None, closed="neither")]}
+
+    def __init__(self, delta=1.0):
+        self.delta = delta
+
+    def value_and_gradient(self, y, y_pred, sample_weight=None):
+        residual = y_pred - y
+        delta = y_pred.dtype.type(self.delta)
+        gradient = np.clip(residual, -delta, delta)
+        # h(r) = clip(r) * (|r| - |clip(r)| / 2) covers both branches.
+        per_element = np.abs(residual)
+        per_element -= 0.5 * np.abs(gradient)
+        per_element *= np.abs(gradient)
+        return _weighted_mean(per_element, gradient, sample_weight)
+
+
+class Poisson(Loss):
+    """Half Poisson deviance with a log link, for counts and rates.
+
+    The network output is the log of the predicted mean, so predictions
+    ``exp(output)`` are always positive. Targets must be non-negative; they
+    are not standardised.
+
+    Notes
+    -----
+    With :math:`\\eta = \\hat y` the output and :math:`\\mu = e^\\eta`,
+
+    .. math::
+        L = \\frac{1}{W m} \\sum_i w_i \\sum_j
+        \\big(y_{ij} \\log y_{ij} - y_{ij} \\eta_{ij} - y_{ij} + e^{\\eta_{ij}}\\big)
+
+    (with :math:`0 \\log 0 = 0`), half the mean Poisson deviance of
+    ``sklearn.metrics.mean_poisson_deviance``; the gradient is
+    :math:`w_i (e^{\\eta_{ij}} - y_{ij}) / (W m)`.
+    """
+
+    standardize_target = False
+
+    def check_target(self, y):
+        if np.any(np.asarray(y) < 0):
+            raise ValueError(
+                "loss='poisson' needs non-negative targets (counts or rates), "
+                f"but y has values down to {np.min(y)}. Use another loss, such "
+                "as 'squared_error' or 'huber', for targets that can be negative."
+            )
+
+    def inverse_link(self, raw):
+        return np.exp(raw, out=raw)
+
+    def value_and_gradient(self, y, y_pred, sample_weight=None):
+        mean = np.exp(y_pred)
+        per_element = xlogy(y, y) - y * y_pred - y + mean
+        gradient = mean
+        gradient -= y
+        return _weighted_mean(per_element, gradient, sample_weight)
+
+
+LOSSES = {
+    "squared_error": SquaredError,
+    "absolute_error": AbsoluteError,
+    "huber": Huber,
+    "poisson": Poisson,
+}
 
 
 def get_loss(loss):

@@ -101,10 +101,17 @@ class Network:
             layer.grads[name] = self.grad[offset : offset + size].reshape(shape)
             offset += size
 
-    def forward(self, x, training=False):
-        """Run ``x`` through every layer and return the output."""
+    def forward(self, x, training=False, sample_weight=None):
+        """Run ``x`` through every layer and return the output.
+
+        ``sample_weight`` reaches only the layers with
+        ``uses_sample_weight`` (such as ``BatchNorm``).
+        """
         for layer in self.layers:
-            x = layer.forward(x, training=training)
+            if layer.uses_sample_weight:
+                x = layer.forward(x, training=training, sample_weight=sample_weight)
+            else:
+                x = layer.forward(x, training=training)
         return x
 
     def backward(self, grad_out):
@@ -131,6 +138,17 @@ class Network:
             stop = min(start + chunk_rows, n_samples)
             out[start:stop] = self.forward(x[start:stop], training=False)
         return out
+
+    def snapshot(self):
+        """Copy of every parameter and every layer's state, for :meth:`restore`."""
+        return self.coef.copy(), [layer.get_state() for layer in self.layers]
+
+    def restore(self, snapshot):
+        """Put back parameters and layer state saved by :meth:`snapshot`."""
+        coef, states = snapshot
+        self.coef[...] = coef
+        for layer, state in zip(self.layers, states, strict=True):
+            layer.set_state(state)
 
     @property
     def n_params(self):

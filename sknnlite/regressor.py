@@ -1,11 +1,12 @@
 """NNRegressor: a neural network regressor as a scikit-learn estimator."""
 
 import numpy as np
-from sklearn.base import RegressorMixin
+from sklearn.base import RegressorMixin, clone
 from sklearn.metrics import r2_score
+from sklearn.utils._param_validation import StrOptions
 
 from ._base import BaseNN
-from .losses import SquaredError
+from .losses import LOSSES, Loss, get_loss
 
 __all__ = ["NNRegressor"]
 
@@ -20,6 +21,13 @@ class NNRegressor(RegressorMixin, BaseNN):
         never modified: ``fit`` trains copies, stored in ``layers_``. The
         last ``Dense()`` without ``units`` gets one unit per target. ``None``
         means ``[Dense(100), ReLU(), Dense()]``.
+    loss : {"squared_error", "absolute_error", "huber", "poisson"} or Loss, \
+            default="squared_error"
+        What training minimises: a name, or a :class:`~sknnlite.losses.Loss`
+        object (``Huber(delta=0.5)`` or one you wrote), whose settings are
+        tunable as ``loss__<name>``. The loss decides whether the target is
+        standardised (``"poisson"``: no, and it needs ``y >= 0``; its
+        predictions are ``exp`` of the network output).
     optimizer : {"adam", "sgd"} or Optimizer, default="adam"
         Optimizer name or object (``Adam(beta_1=0.8)``, ``SGD(momentum=0.5)``);
         its settings are tunable as ``optimizer__<name>``.
@@ -92,17 +100,59 @@ class NNRegressor(RegressorMixin, BaseNN):
     (2,)
     """
 
+    _parameter_constraints = {
+        **BaseNN._parameter_constraints,
+        "loss": [StrOptions(set(LOSSES)), Loss],
+    }
+
+    def __init__(
+        self,
+        layers=None,
+        loss="squared_error",
+        optimizer="adam",
+        learning_rate=0.001,
+        alpha=0.0001,
+        batch_size="auto",
+        max_iter=200,
+        tol=1e-4,
+        n_iter_no_change=10,
+        shuffle=True,
+        random_state=None,
+        warm_start=False,
+        early_stopping=False,
+        validation_fraction=0.1,
+        verbose=False,
+    ):
+        super().__init__(
+            layers=layers,
+            optimizer=optimizer,
+            learning_rate=learning_rate,
+            alpha=alpha,
+            batch_size=batch_size,
+            max_iter=max_iter,
+            tol=tol,
+            n_iter_no_change=n_iter_no_change,
+            shuffle=shuffle,
+            random_state=random_state,
+            warm_start=warm_start,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            verbose=verbose,
+        )
+        self.loss = loss
+
     def _encode_targets(self, y, sample_weight, reset):
-        """Return ``y`` as a 2-D float array, standardised per column."""
+        """Return ``y`` as a 2-D float array, standardised if the loss allows."""
         y = _numeric_targets(y)
         targets = y.reshape(y.shape[0], -1)
         if reset:
             self._y_ndim = y.ndim
             self.n_outputs_ = targets.shape[1]
-            self.loss_function_ = SquaredError()
-            self.target_mean_, self.target_scale_ = _weighted_mean_std(
-                targets, sample_weight
+            self.loss_function_ = _make_loss(self.loss)
+            self.target_mean_, self.target_scale_ = _target_scaling(
+                self.loss_function_, targets, sample_weight
             )
+        self.loss_function_.check_target(targets)
         return (targets - self.target_mean_) / self.target_scale_
 
     def predict(self, X):
@@ -120,6 +170,7 @@ class NNRegressor(RegressorMixin, BaseNN):
             model was trained in.
         """
         output = self._forward(X)
+        output = self.loss_function_.inverse_link(output)
         output *= self.target_scale_.astype(output.dtype)
         output += self.target_mean_.astype(output.dtype)
         return output.ravel() if self._y_ndim == 1 else output
@@ -151,7 +202,8 @@ class NNRegressor(RegressorMixin, BaseNN):
 
     def _score_output(self, output, targets, sample_weight):
         """R² of network ``output`` against encoded ``targets``."""
-        return r2_score(targets, output, sample_weight=sample_weight)
+        prediction = self.loss_function_.inverse_link(output)
+        return r2_score(targets, prediction, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -188,3 +240,18 @@ def _weighted_mean_std(targets, sample_weight):
     scale = np.sqrt(variance) * magnitude
     scale[~(np.sqrt(variance) > 1e-12)] = 1.0  # constant column
     return mean * magnitude, scale
+
+
+def _make_loss(loss):
+    """A validated copy of the ``loss`` parameter as a Loss object."""
+    loss_function = clone(get_loss(loss))
+    loss_function.validate_params(f"loss ({type(loss_function).__name__})")
+    return loss_function
+
+
+def _target_scaling(loss_function, targets, sample_weight):
+    """Mean and scale to standardise by, or (0, 1) when the loss forbids it."""
+    if loss_function.standardize_target:
+        return _weighted_mean_std(targets, sample_weight)
+    n_outputs = targets.shape[1]
+    return np.zeros(n_outputs), np.ones(n_outputs)

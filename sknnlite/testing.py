@@ -1,13 +1,23 @@
 """Numerical gradient checks for layers, losses and whole networks.
 
-Use these to test a layer you wrote yourself: they compare the gradients
-your ``backward`` fills in with central finite differences, in float64, and
-tell you which array is wrong and by how much.
+Use these to test a layer or loss you wrote yourself: they compare the
+gradients your ``backward`` (or ``value_and_gradient``) computes with central
+finite differences, in float64, and tell you which array is wrong and by how
+much. :func:`check_estimator_gradients` checks a whole estimator's network
+with its loss and L2 penalty on data you give.
+
+Layers that draw random numbers while training (``Dropout``) are checked
+with one fixed draw: every :class:`numpy.random.Generator` attribute of a
+layer is rewound before each forward pass and left where it was at the end.
+State that training updates (``BatchNorm``'s running statistics) is restored
+too, so checking a fitted model does not change it.
 """
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.base import clone
 
 from .layers import build_layer
 
@@ -16,6 +26,7 @@ __all__ = [
     "check_layer_gradients",
     "check_loss_gradient",
     "check_network_gradients",
+    "check_estimator_gradients",
 ]
 
 
@@ -26,7 +37,10 @@ class GradientReport:
     Attributes
     ----------
     errors : dict of str to float
-        ``||analytic - numeric|| / (||analytic|| + ||numeric||)`` per array.
+        ``||analytic - numeric|| / (||analytic|| + ||numeric||)`` per array,
+        or ``||analytic - numeric||`` when both norms sum to less than 1e-7
+        (a parameter the loss does not depend on, such as the bias of a
+        ``Dense`` followed by ``BatchNorm``).
     tolerance : float
         Largest acceptable relative error.
     """
@@ -63,11 +77,17 @@ class GradientReport:
         )
 
 
+#: Below this gradient norm, errors are absolute: finite-difference noise
+#: would dominate a relative error where the true gradient is 0 (such as
+#: the bias of a Dense layer followed by BatchNorm).
+_NEGLIGIBLE_NORM = 1e-7
+
+
 def _relative_error(analytic, numeric):
-    """Relative distance between two gradient arrays (0 when both are 0)."""
+    """Relative distance between two gradient arrays (absolute when both are ~0)."""
     difference = np.linalg.norm(np.ravel(analytic - numeric))
     size = np.linalg.norm(np.ravel(analytic)) + np.linalg.norm(np.ravel(numeric))
-    return float(difference / size) if size > 0 else float(difference)
+    return float(difference / size) if size > _NEGLIGIBLE_NORM else float(difference)
 
 
 def _numeric_gradient(function, array, eps):
@@ -85,8 +105,39 @@ def _numeric_gradient(function, array, eps):
     return gradient
 
 
+class _Rewinder:
+    """Puts every random generator held by ``layers`` back where it was."""
+
+    def __init__(self, layers):
+        self.generators = [
+            value
+            for layer in layers
+            for value in vars(layer).values()
+            if isinstance(value, np.random.Generator)
+        ]
+        self.states = [g.bit_generator.state for g in self.generators]
+
+    def __call__(self):
+        for generator, state in zip(self.generators, self.states, strict=True):
+            generator.bit_generator.state = state
+
+
+def _train_forward(layer, x, sample_weight):
+    """``layer.forward`` in training mode, with weights if the layer takes them."""
+    if layer.uses_sample_weight:
+        return layer.forward(x, training=True, sample_weight=sample_weight)
+    return layer.forward(x, training=True)
+
+
 def check_layer_gradients(
-    layer, n_inputs=4, n_samples=5, random_state=0, eps=1e-6, tolerance=1e-6, x=None
+    layer,
+    n_inputs=4,
+    n_samples=5,
+    random_state=0,
+    eps=1e-6,
+    tolerance=1e-6,
+    x=None,
+    sample_weight=None,
 ):
     """Compare a layer's ``backward`` with finite differences.
 
@@ -111,6 +162,8 @@ def check_layer_gradients(
     x : ndarray of shape (n_samples, n_inputs), default=None
         Input to check at. Random values are kept away from 0 so that kinks
         (ReLU) are not straddled.
+    sample_weight : ndarray of shape (n_samples,), default=None
+        Weights passed to layers with ``uses_sample_weight`` (``BatchNorm``).
 
     Returns
     -------
@@ -124,10 +177,12 @@ def check_layer_gradients(
         x *= rng.choice([-1.0, 1.0], size=x.shape)
     x = np.array(x, dtype=np.float64)
     build_layer(layer, x.shape[1], rng, np.float64)
-    projection = rng.normal(size=np.shape(layer.forward(x, training=True)))
+    rewind = _Rewinder([layer])
+    projection = rng.normal(size=np.shape(_train_forward(layer, x, sample_weight)))
 
     def objective():
-        return float(np.sum(projection * layer.forward(x, training=True)))
+        rewind()
+        return float(np.sum(projection * _train_forward(layer, x, sample_weight)))
 
     objective()
     grad_input = layer.backward(projection.copy())
@@ -195,18 +250,23 @@ def check_network_gradients(
     """
     total = len(y) if sample_weight is None else float(np.sum(sample_weight))
     decay = network.coef[: network.n_decay]
+    saved, rewind = network.snapshot(), _Rewinder(network.layers)
+
+    def forward():
+        rewind()
+        return network.forward(X, training=True, sample_weight=sample_weight)
 
     def objective():
-        output = network.forward(X, training=True)
-        value = loss.value_and_gradient(y, output, sample_weight)[0]
+        value = loss.value_and_gradient(y, forward(), sample_weight)[0]
         return value + 0.5 * alpha / total * float(decay @ decay)
 
-    output = network.forward(X, training=True)
-    grad_output = loss.value_and_gradient(y, output, sample_weight)[1]
+    grad_output = loss.value_and_gradient(y, forward(), sample_weight)[1]
     network.backward(grad_output)
     analytic = network.grad.copy()
     analytic[: network.n_decay] += alpha / total * decay
     numeric = _numeric_gradient(objective, network.coef, eps)
+    rewind()
+    network.restore(saved)
     errors = {}
     for index, layer in enumerate(network.layers):
         for name, param in layer.params.items():
@@ -215,6 +275,75 @@ def check_network_gradients(
             key = f"layers[{index}].params[{name!r}]"
             errors[key] = _relative_error(analytic[part], numeric[part])
     return GradientReport(errors, tolerance)
+
+
+def check_estimator_gradients(
+    estimator, X, y, sample_weight=None, eps=1e-6, tolerance=1e-6
+):
+    """Check every parameter gradient of an estimator's network on ``(X, y)``.
+
+    The objective is the one training minimises on a single batch holding
+    all of ``X``: the estimator's loss on its encoded targets (standardised
+    where the loss allows) plus its L2 penalty ``alpha``. The estimator is
+    never changed: a fitted one is copied, an unfitted one is cloned and
+    built (not trained) on ``X`` and ``y``.
+
+    Parameters
+    ----------
+    estimator : NNRegressor or another sknnlite estimator
+        Fitted (in float64) or unfitted.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Data to check at; keep it small (a few rows), since every parameter
+        costs two forward passes.
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Targets.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Sample weights.
+    eps, tolerance : float
+        Finite-difference step and largest acceptable relative error.
+
+    Returns
+    -------
+    report : GradientReport
+        One entry per parameter array, named ``layers[i].params['W']``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import BatchNorm, Dense, NNRegressor, Tanh
+    >>> from sknnlite.testing import check_estimator_gradients
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.normal(size=(6, 3)), rng.normal(size=6)
+    >>> model = NNRegressor([Dense(4), BatchNorm(), Tanh(), Dense()])
+    >>> check_estimator_gradients(model, X, y).ok
+    True
+    """
+    fitted = hasattr(estimator, "network_")
+    model = copy.deepcopy(estimator) if fitted else clone(estimator)
+    X, y, sample_weight = model._validate_training_data(
+        X, y, sample_weight, reset=not fitted
+    )
+    X = X.astype(np.float64)
+    sample_weight = None if sample_weight is None else sample_weight.astype(float)
+    targets = model._encode_targets(y, sample_weight, reset=not fitted)
+    targets = targets.astype(np.float64)
+    if not fitted:
+        model._initialize(X, targets)
+    if model.network_.dtype != np.float64:
+        raise ValueError(
+            f"The estimator was fitted in {model.network_.dtype}, too coarse for "
+            "finite differences. Check it unfitted, or fit it on float64 data."
+        )
+    return check_network_gradients(
+        model.network_,
+        model.loss_function_,
+        X,
+        targets,
+        sample_weight,
+        alpha=model.alpha,
+        eps=eps,
+        tolerance=tolerance,
+    )
 
 
 def _offset_in(buffer, view):

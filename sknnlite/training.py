@@ -142,7 +142,7 @@ class Trainer:
         if batch_weight <= 0:
             return 0.0, 0.0
         network = self.network
-        output = network.forward(x, training=True)
+        output = network.forward(x, training=True, sample_weight=weight)
         value, grad_output = self.loss.value_and_gradient(y, output, weight)
         if self.initial_loss is None:
             self.initial_loss = value

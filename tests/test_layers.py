@@ -1,12 +1,29 @@
 """Layer contract: gradients, parameter handling, repr and cloning."""
 
+import math
 import pickle
 
 import numpy as np
 import pytest
 from sklearn.base import clone
 
-from sknnlite import Dense, Identity, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh
+from sknnlite import (
+    ELU,
+    GELU,
+    SELU,
+    BatchNorm,
+    Dense,
+    Dropout,
+    Identity,
+    LeakyReLU,
+    Mish,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softplus,
+    Softsign,
+    Tanh,
+)
 from sknnlite.layers import build_layer
 from sknnlite.testing import check_layer_gradients
 
@@ -21,6 +38,15 @@ LAYERS = [
     Tanh(),
     Identity(),
     Softplus(),
+    ELU(),
+    ELU(alpha=0.5),
+    SELU(),
+    GELU(),
+    SiLU(),
+    Mish(),
+    Softsign(),
+    Dropout(0.5),
+    BatchNorm(),
 ]
 
 
@@ -108,3 +134,30 @@ def test_pickled_layer_drops_scratch_buffers_but_keeps_params():
 def test_unknown_initialiser_lists_valid_names():
     with pytest.raises(ValueError, match="he_uniform"):
         build_layer(Dense(3, init="bogus"), 2, np.random.default_rng(0), np.float64)
+
+
+@pytest.mark.parametrize("layer", [ELU(), SELU(), GELU(), SiLU(), Mish(), Softsign()])
+def test_new_activations_are_finite_for_large_inputs(layer):
+    build_layer(layer, 3, np.random.default_rng(0), np.float64)
+    x = np.array([[-1000.0, 0.0, 1000.0]])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        out = layer.forward(x, training=True).copy()
+        grad = layer.backward(np.ones((1, 3)))
+    assert np.all(np.isfinite(out)) and np.all(np.isfinite(grad))
+    unbounded = not isinstance(layer, Softsign)
+    assert out[0, 2] >= 1000.0 if unbounded else out[0, 2] == pytest.approx(1, 1e-2)
+
+
+def test_new_activations_match_their_definitions():
+    x = np.linspace(-3, 3, 13)[None, :]
+    sigmoid = 1 / (1 + np.exp(-x))
+    expected = {
+        ELU(): np.where(x > 0, x, np.expm1(x)),
+        GELU(): x * 0.5 * (1 + np.vectorize(math.erf)(x / np.sqrt(2))),
+        SiLU(): x * sigmoid,
+        Mish(): x * np.tanh(np.log1p(np.exp(x))),
+        Softsign(): x / (1 + np.abs(x)),
+    }
+    for layer, want in expected.items():
+        build_layer(layer, x.shape[1], np.random.default_rng(0), np.float64)
+        np.testing.assert_allclose(layer.forward(x), want, rtol=1e-12, atol=1e-15)

@@ -1,0 +1,69 @@
+"""Dropout: randomly zeroes inputs while training, the identity at predict."""
+
+from numbers import Real
+
+import numpy as np
+from scipy import sparse
+from sklearn.utils._param_validation import Interval
+
+from .layers import Layer
+
+__all__ = ["Dropout"]
+
+
+class Dropout(Layer):
+    """Inverted dropout: zero each input with probability ``rate`` while training.
+
+    Parameters
+    ----------
+    rate : float, default=0.5
+        Probability of zeroing an input, in ``[0, 1)``. ``0`` makes the
+        layer the identity.
+
+    Attributes
+    ----------
+    rng_ : numpy.random.Generator
+        Source of the masks, derived in ``build`` from the network's
+        generator (so from the estimator's ``random_state``). It is pickled
+        with the layer, so a loaded, warm-started or ``partial_fit`` model
+        continues the same sequence of masks.
+
+    Notes
+    -----
+    While training, :math:`y = x \\odot m / (1 - p)` with :math:`p` the
+    ``rate`` and each :math:`m_{ij}` an independent Bernoulli variable equal
+    to 1 with probability :math:`1 - p`, so that :math:`E[y] = x`; at
+    predict time :math:`y = x`. The input gradient is
+    :math:`G \\odot m / (1 - p)`. The gradient checkers in
+    :mod:`sknnlite.testing` rewind ``rng_`` before every forward, so a check
+    sees one fixed mask.
+    """
+
+    _parameter_constraints = {"rate": [Interval(Real, 0, 1, closed="left")]}
+
+    def __init__(self, rate=0.5):
+        self.rate = rate
+
+    def build(self, n_inputs, rng, dtype):
+        self.rng_ = np.random.default_rng(rng.integers(np.iinfo(np.int64).max))
+        return n_inputs
+
+    def forward(self, x, training=False):
+        self._mask_in_use = None
+        if not training or self.rate == 0:
+            return x
+        x = x.toarray() if sparse.issparse(x) else x
+        mask = self.scratch("_mask", x.shape, x.dtype)
+        self.rng_.random(dtype=x.dtype, out=mask)
+        np.greater_equal(mask, self.rate, out=mask)
+        mask *= 1 / (1 - self.rate)
+        self._mask_in_use = mask
+        out = self.scratch("_out", x.shape, x.dtype)
+        return np.multiply(x, mask, out=out)
+
+    def backward(self, grad_out):
+        if self.skip_input_grad:
+            return None
+        if self._mask_in_use is not None:
+            grad_out *= self._mask_in_use
+        return grad_out

@@ -1,0 +1,193 @@
+"""NNRegressor(loss=...): robust and count losses, user losses, gradient checker."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_regression
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import mean_poisson_deviance, r2_score
+from sklearn.model_selection import GridSearchCV
+
+from sknnlite import (
+    BatchNorm,
+    Dense,
+    Dropout,
+    Huber,
+    Layer,
+    Loss,
+    NNRegressor,
+    ReLU,
+    Tanh,
+)
+from sknnlite.testing import check_estimator_gradients, check_layer_gradients
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+def _counts(n_samples=1500, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_samples, 4))
+    y = rng.poisson(np.exp(0.5 + X @ np.array([0.6, -0.4, 0.3, 0.0])))
+    return X, y.astype(float)
+
+
+def test_huber_beats_squared_error_with_outliers_in_y():
+    X, y = make_regression(n_samples=400, n_features=5, noise=5.0, random_state=0)
+    X_train, y_train, X_test, y_test = X[:300], y[:300].copy(), X[300:], y[300:]
+    rng = np.random.default_rng(0)
+    outliers = rng.choice(300, 10, replace=False)
+    y_train[outliers] += rng.choice([-1, 1], 10) * 10 * y.std()
+    scores = {}
+    for loss in ["squared_error", "huber"]:
+        model = NNRegressor(
+            [Dense(32), ReLU(), Dense()],
+            loss=loss,
+            learning_rate=0.01,
+            batch_size=32,
+            random_state=0,
+        ).fit(X_train, y_train)
+        scores[loss] = r2_score(y_test, model.predict(X_test))
+    assert scores["huber"] > 0.7
+    assert scores["huber"] > scores["squared_error"] + 0.3
+
+
+def test_poisson_beats_squared_error_in_poisson_deviance():
+    X, y = _counts()
+    train, test = slice(0, 1000), slice(1000, None)
+    deviance = {}
+    for loss in ["squared_error", "poisson"]:
+        model = NNRegressor(
+            [Dense(16), Tanh(), Dense()],
+            loss=loss,
+            learning_rate=0.01,
+            max_iter=100,
+            random_state=0,
+        ).fit(X[train], y[train])
+        # Squared error can predict <= 0, where the deviance is undefined.
+        predicted = np.maximum(model.predict(X[test]), 1e-3)
+        deviance[loss] = mean_poisson_deviance(y[test], predicted)
+    assert deviance["poisson"] < deviance["squared_error"] - 0.02
+
+
+def test_poisson_skips_target_scaling_and_predicts_positive_means():
+    X, y = _counts(n_samples=200)
+    model = NNRegressor([Dense(8), Tanh(), Dense()], loss="poisson", max_iter=5)
+    model.fit(X, y)
+    np.testing.assert_array_equal(model.target_mean_, [0.0])
+    np.testing.assert_array_equal(model.target_scale_, [1.0])
+    assert np.all(model.predict(X) > 0)
+
+
+def test_poisson_refuses_negative_targets_clearly():
+    X, y = _counts(n_samples=20)
+    y[3] = -1.0
+    with pytest.raises(ValueError, match="loss='poisson' needs non-negative"):
+        NNRegressor(loss="poisson", max_iter=1).fit(X, y)
+
+
+def test_unknown_loss_name_is_refused_by_name():
+    with pytest.raises(ValueError, match="'loss' parameter of NNRegressor"):
+        NNRegressor(loss="cubic").fit(np.ones((4, 2)), np.arange(4.0))
+
+
+def test_huber_delta_is_tunable_as_a_nested_parameter():
+    X, y = make_regression(n_samples=60, n_features=3, random_state=0)
+    model = NNRegressor([Dense(4), ReLU(), Dense()], loss=Huber(), max_iter=3)
+    assert model.get_params()["loss__delta"] == 1.0
+    search = GridSearchCV(model, {"loss__delta": [0.1, 2.0]}, cv=2).fit(X, y)
+    assert search.best_params_["loss__delta"] in (0.1, 2.0)
+    assert model.loss.delta == 1.0
+    with pytest.raises(ValueError, match="delta"):
+        NNRegressor(loss=Huber(delta=-1.0), max_iter=1).fit(X, y)
+
+
+class QuarticLoss(Loss):
+    """A user-written loss: mean of (y_pred - y)**4 / 4."""
+
+    def value_and_gradient(self, y, y_pred, sample_weight=None):
+        residual = y_pred - y
+        weight = np.ones(len(y)) if sample_weight is None else sample_weight
+        scale = 1.0 / (weight.sum() * y.shape[1])
+        value = 0.25 * float(weight @ (residual**4).sum(axis=1)) * scale
+        return value, residual**3 * weight[:, None] * scale
+
+
+def test_user_written_loss_trains_and_is_gradient_checked():
+    X, y = make_regression(n_samples=80, n_features=3, noise=1.0, random_state=0)
+    model = NNRegressor([Dense(8), Tanh(), Dense()], loss=QuarticLoss(), max_iter=50)
+    model.set_params(learning_rate=0.01, random_state=0).fit(X, y)
+    assert isinstance(model.loss_function_, QuarticLoss)
+    assert model.loss_function_ is not model.loss
+    assert model.loss_curve_[-1] < model.loss_curve_[0]
+    check_estimator_gradients(model, X[:5], y[:5]).raise_if_wrong()
+
+
+def test_estimator_checker_covers_every_array_of_dropout_batchnorm_stacks():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(8, 3)), rng.normal(size=(8, 2))
+    weights = rng.uniform(0.5, 2.0, size=8)
+    layers = [Dense(5), BatchNorm(), ReLU(), Dropout(0.3), Dense()]
+    unfitted = NNRegressor(layers, loss="huber", alpha=0.5)
+    report = check_estimator_gradients(unfitted, X, y, sample_weight=weights)
+    report.raise_if_wrong()
+    assert len(report.errors) == 6 and not hasattr(unfitted, "network_")
+    fitted = NNRegressor(layers, max_iter=3, random_state=0).fit(X, y)
+    before = fitted.predict(X), fitted.layers_[1].running_mean_.copy()
+    draws = fitted.layers_[3].rng_.bit_generator.state
+    check_estimator_gradients(fitted, X, y).raise_if_wrong()
+    np.testing.assert_array_equal(fitted.predict(X), before[0])
+    np.testing.assert_array_equal(fitted.layers_[1].running_mean_, before[1])
+    assert fitted.layers_[3].rng_.bit_generator.state == draws
+
+
+class WrongScale(Layer):
+    """A per-feature scale whose backward has deliberate bugs."""
+
+    def __init__(self, bug="param"):
+        self.bug = bug
+
+    def build(self, n_inputs, rng, dtype):
+        self.add_param("s", np.full(n_inputs, 1.5, dtype=dtype))
+        return n_inputs
+
+    def forward(self, x, training=False):
+        self._x = x
+        return x * self.params["s"]
+
+    def backward(self, grad_out):
+        factor = 2.0 if self.bug == "param" else 1.0
+        self.grads["s"][...] = factor * (grad_out * self._x).sum(axis=0)
+        return grad_out * (self.params["s"] if self.bug == "param" else 1.0)
+
+
+def test_checkers_catch_and_name_a_wrong_backward():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(6, 3)), rng.normal(size=6)
+    model = NNRegressor([Dense(4), WrongScale("param"), Tanh(), Dense()])
+    report = check_estimator_gradients(model, X, y)
+    assert not report.ok and report.worst[0] == "layers[1].params['s']"
+    wrong = {name for name, error in report.errors.items() if error > 1e-6}
+    assert wrong == {"layers[1].params['s']"}
+    with pytest.raises(AssertionError, match=r"layers\[1\]\.params\['s'\]"):
+        report.raise_if_wrong()
+    model = NNRegressor([Dense(4), WrongScale("input"), Tanh(), Dense()])
+    wrong = check_estimator_gradients(model, X, y).errors
+    assert wrong["layers[0].params['W']"] > 1e-3
+    assert wrong["layers[1].params['s']"] < 1e-6
+    layer_report = check_layer_gradients(WrongScale("input"))
+    assert (
+        layer_report.worst[0] == "input" and layer_report.errors["params['s']"] < 1e-6
+    )
+
+
+def test_estimator_checker_refuses_a_float32_model():
+    X, y = np.random.default_rng(0).normal(size=(10, 3)).astype(np.float32), np.ones(10)
+    model = NNRegressor([Dense(3), Dense()], max_iter=1).fit(X, y)
+    with pytest.raises(ValueError, match="float32"):
+        check_estimator_gradients(model, X, y)
