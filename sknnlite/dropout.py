@@ -6,6 +6,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.utils._param_validation import Interval
 
+from ._hashing import keyed_uniform_bits
 from .layers import Layer
 
 __all__ = ["Dropout"]
@@ -34,12 +35,23 @@ class Dropout(Layer):
     ``rate`` and each :math:`m_{ij}` an independent Bernoulli variable equal
     to 1 with probability :math:`1 - p`, so that :math:`E[y] = x`; at
     predict time :math:`y = x`. The input gradient is
-    :math:`G \\odot m / (1 - p)`. The gradient checkers in
+    :math:`G \\odot m / (1 - p)`.
+
+    Inside a network the mask of a row is a function of the training step
+    and of that row's input features (a counter-based generator keyed by a
+    quantised random projection of the row), not of its position in the
+    batch. Identical rows therefore get identical masks, so an integer
+    ``sample_weight`` means exactly the same as repeating the row, as it does
+    for every other layer. Distinct rows get independent masks, and every
+    step draws new ones. Called on its own, without row keys, the layer draws
+    masks from ``rng_`` directly. The gradient checkers in
     :mod:`sknnlite.testing` rewind ``rng_`` before every forward, so a check
     sees one fixed mask.
     """
 
     _parameter_constraints = {"rate": [Interval(Real, 0, 1, closed="left")]}
+
+    uses_row_keys = True
 
     def __init__(self, rate=0.5):
         self.rate = rate
@@ -48,15 +60,21 @@ class Dropout(Layer):
         self.rng_ = np.random.default_rng(rng.integers(np.iinfo(np.int64).max))
         return n_inputs
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, row_keys=None):
         self._mask_in_use = None
         if not training or self.rate == 0:
             return x
         x = x.toarray() if sparse.issparse(x) else x
+        step_key = int(self.rng_.integers(np.iinfo(np.int64).max))
+        keep = self.scratch("_keep", x.shape, bool)
+        if row_keys is None:
+            np.greater_equal(self.rng_.random(x.shape), self.rate, out=keep)
+        else:
+            bits = self.scratch("_bits", x.shape, np.uint64)
+            keyed_uniform_bits(row_keys, x.shape[1], step_key, out=bits)
+            np.greater_equal(bits, np.uint64(self.rate * 2.0**53), out=keep)
         mask = self.scratch("_mask", x.shape, x.dtype)
-        self.rng_.random(dtype=x.dtype, out=mask)
-        np.greater_equal(mask, self.rate, out=mask)
-        mask *= 1 / (1 - self.rate)
+        np.multiply(keep, x.dtype.type(1 / (1 - self.rate)), out=mask)
         self._mask_in_use = mask
         out = self.scratch("_out", x.shape, x.dtype)
         return np.multiply(x, mask, out=out)

@@ -48,6 +48,10 @@ Optional parts of the contract, for layers that need them:
 * A layer that sets ``uses_sample_weight = True`` is called as
   ``forward(x, training, sample_weight=w)`` with the batch's weights (or
   ``None``), so that a weight of 2 means the same as a repeated row.
+* A layer that sets ``uses_row_keys = True`` is called, while training, as
+  ``forward(x, training, row_keys=keys)`` with one ``uint64`` per row that
+  depends only on the row's input features; randomness drawn from it (as
+  ``Dropout`` does) treats a repeated row like a weighted one.
 """
 
 from numbers import Integral
@@ -87,6 +91,10 @@ class Layer(Configurable):
 
     #: Whether ``forward`` takes the batch's ``sample_weight``.
     uses_sample_weight = False
+
+    #: Whether ``forward`` takes ``row_keys``: while training, one ``uint64``
+    #: per row derived from the network's input row (equal rows, equal keys).
+    uses_row_keys = False
 
     def build(self, n_inputs, rng, dtype):
         """Create parameters for inputs of width ``n_inputs``.

@@ -7,6 +7,7 @@ gradients backward. It knows nothing about scikit-learn.
 
 import numpy as np
 
+from . import _hashing
 from .layers import Layer, build_layer
 
 __all__ = ["Network", "check_layers"]
@@ -61,6 +62,8 @@ class Network:
         for layer in self.layers:
             width = build_layer(layer, width, rng, self.dtype)
         self.n_outputs = width
+        wants_keys = any(layer.uses_row_keys for layer in self.layers)
+        self.row_projection_ = rng.normal(size=n_inputs) if wants_keys else None
         self.layers[0].skip_input_grad = True
         self._pack(copy_values=True)
         return self
@@ -104,14 +107,20 @@ class Network:
     def forward(self, x, training=False, sample_weight=None):
         """Run ``x`` through every layer and return the output.
 
-        ``sample_weight`` reaches only the layers with
-        ``uses_sample_weight`` (such as ``BatchNorm``).
+        ``sample_weight`` reaches only the layers with ``uses_sample_weight``
+        (such as ``BatchNorm``); while training, layers with
+        ``uses_row_keys`` (such as ``Dropout``) get one key per input row.
         """
+        row_keys = None
+        if training and self.row_projection_ is not None:
+            row_keys = _hashing.row_keys(x, self.row_projection_)
         for layer in self.layers:
+            extra = {}
             if layer.uses_sample_weight:
-                x = layer.forward(x, training=training, sample_weight=sample_weight)
-            else:
-                x = layer.forward(x, training=training)
+                extra["sample_weight"] = sample_weight
+            if layer.uses_row_keys and row_keys is not None:
+                extra["row_keys"] = row_keys
+            x = layer.forward(x, training=training, **extra)
         return x
 
     def backward(self, grad_out):

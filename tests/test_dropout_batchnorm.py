@@ -161,25 +161,30 @@ def test_early_stopping_restores_running_statistics_of_the_best_epoch(friedman):
     np.testing.assert_array_equal(model.layers_[1].running_mean_, best_mean)
 
 
-def test_weighted_and_repeated_dropout_fits_agree_statistically():
-    # Replaces sklearn's exact sample-weight check, which masks make impossible.
+def test_weighted_and_repeated_dropout_fits_are_identical():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(15, 4)), rng.normal(size=15)
     weights = rng.integers(0, 4, size=15)
-    X_rep, y_rep = np.repeat(X, weights, 0), np.repeat(y, weights)
-    base = _model(
-        layers=[Dense(16), ReLU(), Dropout(0.2), Dense()],
-        max_iter=60,
-        batch_size="auto",
-    )
+    model = _model(layers=[Dense(16), ReLU(), Dropout(0.3), Dense()], max_iter=30)
+    weighted = clone(model).set_params(batch_size=15)
+    weighted.fit(X, y, sample_weight=weights.astype(float))
+    repeated = clone(model).set_params(batch_size=int(weights.sum()))
+    repeated.fit(np.repeat(X, weights, 0), np.repeat(y, weights))
+    np.testing.assert_allclose(weighted.predict(X), repeated.predict(X), rtol=1e-9)
 
-    def mean_prediction(fit_data, **fit_params):
-        fits = [clone(base).set_params(random_state=s) for s in range(8)]
-        preds = [m.fit(*fit_data, **fit_params).predict(X) for m in fits]
-        return np.mean(preds, axis=0)
 
-    repeated = mean_prediction((X_rep, y_rep))
-    weighted = mean_prediction((X, y), sample_weight=weights.astype(float))
-    ignored = mean_prediction((X, y))  # what ignoring the weights would give
-    gap_weighted = np.abs(weighted - repeated).mean()
-    assert gap_weighted < 0.85 * np.abs(ignored - repeated).mean()
+def test_network_dropout_masks_follow_rows_not_positions():
+    rng = np.random.default_rng(0)
+    model = _model(layers=[Dense(300), Dropout(0.25), Dense()], max_iter=1)
+    X = rng.normal(size=(40, 5))
+    model.fit(X, rng.normal(size=40))
+    network, dropout = model.network_, model.layers_[1]
+    batch = np.vstack([X[:20], X[:20]])  # every row twice
+    network.forward(batch, training=True)
+    keep = dropout._mask_in_use != 0
+    np.testing.assert_array_equal(keep[:20], keep[20:])
+    assert np.mean(~keep) == pytest.approx(0.25, abs=0.02)
+    distinct_rows_agree = np.mean(keep[:10] == keep[10:20])
+    assert distinct_rows_agree == pytest.approx(0.25**2 + 0.75**2, abs=0.03)
+    network.forward(batch, training=True)
+    assert np.mean((dropout._mask_in_use != 0) == keep) < 0.7  # new step, new masks
