@@ -1,6 +1,7 @@
 """sknnlite: small, fast neural networks in pure NumPy as scikit-learn estimators."""
 
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh
+from .display import LossCurveDisplay
 from .layers import Dense, Layer
 from .losses import Loss, SquaredError
 from .network import Network
@@ -25,5 +26,6 @@ __all__ = [
     "SGD",
     "Adam",
     "Network",
+    "LossCurveDisplay",
     "__version__",
 ]

@@ -6,6 +6,7 @@ data, turn targets into arrays the loss understands (subclasses do that in
 :class:`~sknnlite.network.Network`, and drive the training loop.
 """
 
+import time
 import warnings
 from numbers import Integral, Real
 
@@ -21,6 +22,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._callbacks import CallbackSupportMixin, FitTasks
+from ._reporting import NetworkSummary, best_epoch_line, epoch_header, epoch_row
 from .activations import ReLU
 from .layers import Dense, Layer
 from .network import Network
@@ -38,7 +41,7 @@ def default_layers():
     return [Dense(100), ReLU(), Dense()]
 
 
-class BaseNN(BaseEstimator):
+class BaseNN(CallbackSupportMixin, BaseEstimator):
     """Shared implementation of the sknnlite estimators (not public)."""
 
     _parameter_constraints = {
@@ -185,6 +188,7 @@ class BaseNN(BaseEstimator):
         self : estimator instance
         """
         reuse = self.warm_start and hasattr(self, "network_")
+        given = (X, y, sample_weight)
         X, y, sample_weight = self._validate_training_data(
             X, y, sample_weight, reset=not reuse
         )
@@ -192,7 +196,9 @@ class BaseNN(BaseEstimator):
         targets = targets.astype(X.dtype, copy=False)
         if not reuse:
             self._initialize(X, targets)
-        self._train(X, targets, sample_weight, max_epochs=self.max_iter)
+        tasks = FitTasks(self, self.max_iter, *given)
+        self._train(X, targets, sample_weight, max_epochs=self.max_iter, tasks=tasks)
+        tasks.end()
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -219,6 +225,7 @@ class BaseNN(BaseEstimator):
         self : estimator instance
         """
         first = not hasattr(self, "network_")
+        given = (X, y, sample_weight)
         X, y, sample_weight = self._validate_training_data(
             X, y, sample_weight, reset=first
         )
@@ -226,19 +233,25 @@ class BaseNN(BaseEstimator):
         targets = targets.astype(X.dtype, copy=False)
         if first:
             self._initialize(X, targets)
-        self._train_one_pass(X, targets, sample_weight)
+        tasks = FitTasks(self, 1, *given)
+        self._train_one_pass(X, targets, sample_weight, tasks)
+        tasks.end()
         return self
 
-    def _train_one_pass(self, X, targets, sample_weight):
+    def _train_one_pass(self, X, targets, sample_weight, tasks):
         """One epoch over all the given data, as ``partial_fit`` does."""
         n_train = targets.shape[0]
         gatherer, trainer = self._make_trainer((X, targets, sample_weight))
-        order = self._rng.permutation(n_train) if self.shuffle else None
-        loss = trainer.run_epoch(gatherer, order)
+        if self.verbose and self.n_iter_ == 0:
+            print(epoch_header(with_validation=False))
+        tasks.begin_epoch()
+        loss, _, _, seconds = self._run_epoch(trainer, gatherer, None)
         self.network_.check_grads_bound()
-        self._record_epoch(loss, None, n_train)
+        is_best = self.best_loss_ is not None and loss < self.best_loss_
+        self._record_epoch(loss, None, n_train, seconds=seconds, is_best=is_best)
         if self.best_loss_ is not None:
             self.best_loss_ = min(self.best_loss_, loss)
+        tasks.end_epoch()
 
     def _validate_training_data(self, X, y, sample_weight, reset):
         """Check ``X``, ``y`` and weights; ``X`` keeps float32 or becomes float64."""
@@ -290,6 +303,7 @@ class BaseNN(BaseEstimator):
         self.loss_curve_ = []
         self.best_loss_ = None if self.early_stopping else np.inf
         self.validation_scores_ = [] if self.early_stopping else None
+        self.validation_loss_curve_ = [] if self.early_stopping else None
         self.best_validation_score_ = -np.inf if self.early_stopping else None
 
     def _make_trainer(self, train):
@@ -305,30 +319,49 @@ class BaseNN(BaseEstimator):
         )
         return gatherer, trainer
 
-    def _train(self, X, targets, sample_weight, max_epochs):
+    def _train(self, X, targets, sample_weight, max_epochs, tasks):
         """Run epochs until converged, stopped early or ``max_epochs`` done."""
         train, validation = self._split_validation(X, targets, sample_weight)
         n_train = train[1].shape[0]
         gatherer, trainer = self._make_trainer(train)
         tracker = ImprovementTracker(self.tol, use_score=validation is not None)
+        if self.verbose:
+            print(epoch_header(with_validation=validation is not None))
         best_coef = None
         for epoch in range(max_epochs):
-            order = self._rng.permutation(n_train) if self.shuffle else None
-            loss = trainer.run_epoch(gatherer, order)
+            tasks.begin_epoch()
+            loss, val_loss, score, seconds = self._run_epoch(
+                trainer, gatherer, validation
+            )
             if epoch == 0:
                 self.network_.check_grads_bound()
-            score = None if validation is None else self._validation_score(*validation)
-            self._record_epoch(loss, score, n_train)
             improved = tracker.update(loss if score is None else score)
+            self._record_epoch(
+                loss, score, n_train, validation_loss=val_loss, seconds=seconds,
+                is_best=improved,
+            )  # fmt: skip
             if improved and score is not None:
                 best_coef = self.network_.coef.copy()
             self._record_best(tracker)
-            if tracker.no_improvement_count > self.n_iter_no_change:
+            stop = tasks.end_epoch()
+            if stop or tracker.no_improvement_count > self.n_iter_no_change:
                 break
         else:
             self._warn_not_converged(max_epochs)
         if best_coef is not None:
             self.network_.coef[...] = best_coef
+        self._print_best_epoch()
+
+    def _run_epoch(self, trainer, gatherer, validation):
+        """Train one pass, then validate: loss, validation loss and score, seconds."""
+        start = time.perf_counter()
+        n_train = gatherer.y.shape[0]
+        order = self._rng.permutation(n_train) if self.shuffle else None
+        loss = trainer.run_epoch(gatherer, order)
+        val_loss, score = (
+            (None, None) if validation is None else self._validate(*validation)
+        )
+        return loss, val_loss, score, time.perf_counter() - start
 
     def _split_validation(self, X, targets, sample_weight):
         """Hold out ``validation_fraction`` when early stopping."""
@@ -372,17 +405,33 @@ class BaseNN(BaseEstimator):
             )
         return min(self.batch_size, n_samples)
 
-    def _record_epoch(self, loss, score, n_train):
-        """Append one epoch to the history and print it when verbose."""
+    def _record_epoch(
+        self, loss, score, n_train, *, validation_loss=None, seconds=0.0, is_best=False
+    ):
+        """Append one epoch to the history and print its row when verbose."""
         self.n_iter_ += 1
         self.t_ += n_train
         self.loss_ = loss
         self.loss_curve_.append(loss)
         if score is not None:
             self.validation_scores_.append(score)
+            self.validation_loss_curve_.append(validation_loss)
         if self.verbose:
-            extra = "" if score is None else f", validation score = {score:.6f}"
-            print(f"Epoch {self.n_iter_}, loss = {loss:.8f}{extra}")
+            validation = None if score is None else (validation_loss, score)
+            print(epoch_row(self.n_iter_, loss, seconds, is_best, validation))
+
+    def _print_best_epoch(self):
+        """Close the verbose table with the best epoch of the history."""
+        if not self.verbose:
+            return
+        if self.validation_scores_:
+            best = int(np.argmax(self.validation_scores_))
+            print(
+                best_epoch_line(best + 1, "valid score", self.validation_scores_[best])
+            )
+        else:
+            best = int(np.argmin(self.loss_curve_))
+            print(best_epoch_line(best + 1, "train loss", self.loss_curve_[best]))
 
     def _record_best(self, tracker):
         """Copy the tracker's best value to the public attributes."""
@@ -391,10 +440,11 @@ class BaseNN(BaseEstimator):
         else:
             self.best_loss_ = tracker.best
 
-    def _validation_score(self, X, targets, sample_weight):
-        """Score of the current weights on the held-out data."""
+    def _validate(self, X, targets, sample_weight):
+        """Loss (no L2 penalty) and score of the current weights on held-out data."""
         output = self.network_.predict(X, PREDICT_CHUNK_ROWS)
-        return self._score_output(output, targets, sample_weight)
+        score = self._score_output(output, targets, sample_weight)
+        return self.loss_function_.value(targets, output, sample_weight), score
 
     def _warn_not_converged(self, max_epochs):
         warnings.warn(
@@ -404,6 +454,24 @@ class BaseNN(BaseEstimator):
             ConvergenceWarning,
             stacklevel=3,
         )
+
+    # ------------------------------------------------------------ reporting
+    def summary(self):
+        """Describe the fitted network: each layer, its output width and size.
+
+        Returns
+        -------
+        summary : NetworkSummary
+            Its ``rows`` are ``(index, layer_repr, output_width, n_params)``
+            per layer, ``n_params`` the total; printing it shows a table.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator is not fitted yet.
+        """
+        check_is_fitted(self)
+        return NetworkSummary(self.network_)
 
     # ----------------------------------------------------------- predicting
     def _forward(self, X):

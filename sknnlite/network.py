@@ -31,6 +31,8 @@ class Network:
         Number of penalised parameters at the start of ``coef``.
     n_outputs : int
         Width of the last layer's output.
+    widths : list of int
+        Output width of each layer.
     """
 
     def __init__(self, layers):
@@ -58,8 +60,10 @@ class Network:
         self.dtype = np.dtype(dtype)
         _resolve_auto_settings(self.layers, n_targets)
         width = n_inputs
+        self.widths = []
         for layer in self.layers:
             width = build_layer(layer, width, rng, self.dtype)
+            self.widths.append(width)
         self.n_outputs = width
         self.layers[0].skip_input_grad = True
         self._pack(copy_values=True)
