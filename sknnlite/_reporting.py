@@ -98,7 +98,8 @@ class NetworkSummary:
             f"{index:>3}  {text:<{name_width}}  {width:>8}  {count:>10}"
             for index, text, width, count in lines
         ]
-        return "\n".join([header, rule, *body[:-1], rule, body[-1]])
+        lines = [header, rule, *body[:-1], rule, body[-1]]
+        return "\n".join(line.rstrip() for line in lines)
 
     __repr__ = __str__
 
