@@ -245,9 +245,11 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
         if self.verbose and self.n_iter_ == 0:
             print(epoch_header(with_validation=False))
         tasks.begin_epoch()
-        loss, _, _, seconds = self._run_epoch(trainer, gatherer, None)
+        start = time.perf_counter()
+        loss = self._run_epoch(trainer, gatherer, n_train)
         self.network_.check_grads_bound()
         is_best = self.best_loss_ is not None and loss < self.best_loss_
+        seconds = time.perf_counter() - start
         self._record_epoch(loss, None, n_train, seconds=seconds, is_best=is_best)
         if self.best_loss_ is not None:
             self.best_loss_ = min(self.best_loss_, loss)
@@ -330,12 +332,13 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
         best_coef = None
         for epoch in range(max_epochs):
             tasks.begin_epoch()
-            loss, val_loss, score, seconds = self._run_epoch(
-                trainer, gatherer, validation
-            )
+            start = time.perf_counter()
+            loss = self._run_epoch(trainer, gatherer, n_train)
             if epoch == 0:
                 self.network_.check_grads_bound()
+            val_loss, score = self._validate(validation)
             improved = tracker.update(loss if score is None else score)
+            seconds = time.perf_counter() - start
             self._record_epoch(
                 loss, score, n_train, validation_loss=val_loss, seconds=seconds,
                 is_best=improved,
@@ -352,16 +355,10 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
             self.network_.coef[...] = best_coef
         self._print_best_epoch()
 
-    def _run_epoch(self, trainer, gatherer, validation):
-        """Train one pass, then validate: loss, validation loss and score, seconds."""
-        start = time.perf_counter()
-        n_train = gatherer.y.shape[0]
+    def _run_epoch(self, trainer, gatherer, n_train):
+        """Shuffle and train one epoch; returns its loss."""
         order = self._rng.permutation(n_train) if self.shuffle else None
-        loss = trainer.run_epoch(gatherer, order)
-        val_loss, score = (
-            (None, None) if validation is None else self._validate(*validation)
-        )
-        return loss, val_loss, score, time.perf_counter() - start
+        return trainer.run_epoch(gatherer, order)
 
     def _split_validation(self, X, targets, sample_weight):
         """Hold out ``validation_fraction`` when early stopping."""
@@ -440,8 +437,11 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
         else:
             self.best_loss_ = tracker.best
 
-    def _validate(self, X, targets, sample_weight):
-        """Loss (no L2 penalty) and score of the current weights on held-out data."""
+    def _validate(self, validation):
+        """Loss (no L2 penalty) and score on ``(X, targets, sample_weight)``."""
+        if validation is None:
+            return None, None
+        X, targets, sample_weight = validation
         output = self.network_.predict(X, PREDICT_CHUNK_ROWS)
         score = self._score_output(output, targets, sample_weight)
         return self.loss_function_.value(targets, output, sample_weight), score
