@@ -419,7 +419,7 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
 
     def _print_best_epoch(self):
         """Close the verbose table with the best epoch of the history."""
-        if not self.verbose:
+        if not (self.verbose and self.loss_curve_):
             return
         if self.validation_scores_:
             best = int(np.argmax(self.validation_scores_))

@@ -170,6 +170,28 @@ def test_progress_bar_on_the_inner_estimator_is_refused(data):
         search.fit(*data)
 
 
+class FailingRecorder(Recorder):
+    """Raises at the end of the first epoch."""
+
+    def on_fit_task_end(self, estimator, context):
+        super().on_fit_task_end(estimator, context)
+        if context.task_name == "epoch":
+            raise RuntimeError("callback failed")
+
+
+def test_a_failed_fit_still_tears_down_the_users_callbacks(data):
+    # A ProgressBar's display thread ends only in teardown: skipping it would
+    # leave the process hanging at exit.
+    recorder = FailingRecorder()
+    model = _model().set_callbacks(recorder)
+    with pytest.raises(RuntimeError, match="callback failed"):
+        model.fit(*data)
+    assert recorder.calls[-1] == ("teardown", "NNRegressor", "fit")
+    assert model._skl_callbacks == [recorder]
+    assert model._skl_callbacks[0] is recorder
+    assert not hasattr(model, "_callback_fit_ctx")
+
+
 def test_fits_without_the_callback_api():
     # As with a scikit-learn that has no sklearn.callback: our module falls
     # back to an empty mixin and fitting works, without set_callbacks.
