@@ -15,6 +15,7 @@ from .activations import (
     Softsign,
     Tanh,
 )
+from .display import LossCurveDisplay
 from .dropout import Dropout
 from .layers import Dense, Layer
 from .losses import AbsoluteError, Huber, Loss, Poisson, SquaredError
@@ -50,5 +51,6 @@ __all__ = [
     "SGD",
     "Adam",
     "Network",
+    "LossCurveDisplay",
     "__version__",
 ]

@@ -2,9 +2,13 @@
 
 Trains NNRegressor on the diabetes data that ships with scikit-learn, inside
 a Pipeline, compares it with MLPRegressor on the same cross-validation
-folds, and tunes the architecture with a small GridSearchCV.
+folds, and tunes the architecture with a small GridSearchCV. Then it fits one
+model with early stopping, prints its summary and, when matplotlib is
+installed, saves its loss curves (``--loss-curve PATH``, default
+``loss_curve.png``).
 """
 
+import argparse
 import time
 import warnings
 
@@ -16,7 +20,7 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from . import Dense, NNRegressor, ReLU, Tanh, __version__
+from . import Dense, LossCurveDisplay, NNRegressor, ReLU, Tanh, __version__
 
 
 def _cv_scores(model, X, y, cv):
@@ -26,8 +30,44 @@ def _cv_scores(model, X, y, cv):
     return scores.mean(), scores.std(), time.perf_counter() - start
 
 
-def main():
+def _show_training(X, y, path):
+    """Fit one model with early stopping, print its summary, save its curves."""
+    model = make_pipeline(
+        StandardScaler(),
+        NNRegressor(
+            [Dense(64), ReLU(), Dense(64), ReLU(), Dense()],
+            learning_rate=0.001,
+            max_iter=300,
+            early_stopping=True,
+            validation_fraction=0.2,
+            n_iter_no_change=30,
+            random_state=0,
+        ),
+    ).fit(X, y)
+    network = model[-1]
+    print(f"\nOne model with early stopping, {network.n_iter_} epochs:")
+    print(network.summary())
+    try:
+        import matplotlib
+    except ImportError:
+        print("matplotlib is not installed: pip install matplotlib to save a plot.")
+        return
+    matplotlib.use("Agg")
+    display = LossCurveDisplay.from_estimator(model, name="NNRegressor, diabetes")
+    display.figure_.savefig(path, dpi=100, bbox_inches="tight")
+    print(f"Loss curves saved to {path}")
+
+
+def main(argv=None):
     """Run the demo and print the results."""
+    parser = argparse.ArgumentParser(prog="python -m sknnlite", description=__doc__)
+    parser.add_argument(
+        "--loss-curve",
+        default="loss_curve.png",
+        metavar="PATH",
+        help="where to save the loss-curve picture (default: loss_curve.png)",
+    )
+    args = parser.parse_args(argv)
     X, y = load_diabetes(return_X_y=True)
     cv = KFold(n_splits=5, shuffle=True, random_state=0)
     print(
@@ -73,6 +113,7 @@ def main():
     ):
         print(f"  R² = {score:6.3f}  {params}")
     print(f"best: {search.best_params_}")
+    _show_training(X, y, args.loss_curve)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ data, turn targets into arrays the loss understands (subclasses do that in
 """
 
 import copy
+import time
 import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
@@ -23,6 +24,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._callbacks import CallbackSupportMixin, FitTasks
+from ._reporting import NetworkSummary, best_epoch_line, epoch_header, epoch_row
 from ._version import __version__
 from .activations import ReLU
 from .exceptions import DivergenceWarning, SknnliteVersionWarning
@@ -42,7 +45,7 @@ def default_layers():
     return [Dense(100), ReLU(), Dense()]
 
 
-class BaseNN(BaseEstimator):
+class BaseNN(CallbackSupportMixin, BaseEstimator):
     """Shared implementation of the sknnlite estimators (not public)."""
 
     _parameter_constraints = {
@@ -190,10 +193,10 @@ class BaseNN(BaseEstimator):
         """
         reuse = self.warm_start and hasattr(self, "network_")
         with _rollback_on_error(self):
-            X, targets, sample_weight = self._prepare(
-                X, y, sample_weight, reset=not reuse
-            )
-            self._train(X, targets, sample_weight, max_epochs=self.max_iter)
+            prepared = self._prepare(X, y, sample_weight, reset=not reuse)
+            tasks = FitTasks(self, self.max_iter, X, y, sample_weight)
+            self._train(*prepared, max_epochs=self.max_iter, tasks=tasks)
+            tasks.end()
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -221,8 +224,10 @@ class BaseNN(BaseEstimator):
         """
         first = not hasattr(self, "network_")
         with _rollback_on_error(self):
-            X, targets, sample_weight = self._prepare(X, y, sample_weight, reset=first)
-            self._train_one_pass(X, targets, sample_weight)
+            prepared = self._prepare(X, y, sample_weight, reset=first)
+            tasks = FitTasks(self, 1, X, y, sample_weight)
+            self._train_one_pass(*prepared, tasks)
+            tasks.end()
         return self
 
     def _prepare(self, X, y, sample_weight, reset):
@@ -236,19 +241,27 @@ class BaseNN(BaseEstimator):
             self._initialize(X, targets)
         return X, targets, sample_weight
 
-    def _train_one_pass(self, X, targets, sample_weight):
+    def _train_one_pass(self, X, targets, sample_weight, tasks):
         """One epoch over all the given data, as ``partial_fit`` does."""
         n_train = targets.shape[0]
         gatherer, trainer = self._make_trainer((X, targets, sample_weight))
-        start = self.network_.snapshot()
+        if self.verbose and self.n_iter_ == 0:
+            print(epoch_header(with_validation=False))
+        before = self.network_.snapshot()
+        tasks.begin_epoch()
+        start = time.perf_counter()
         loss = self._run_epoch(trainer, gatherer, n_train)
         if trainer.diverged(loss):
-            self._recover_from_divergence(loss, trainer, start)
+            self._recover_from_divergence(loss, trainer, before)
+            tasks.end_epoch()
             return
         self.network_.check_grads_bound()
-        self._record_epoch(loss, None, n_train)
+        is_best = self.best_loss_ is not None and loss < self.best_loss_
+        seconds = time.perf_counter() - start
+        self._record_epoch(loss, None, n_train, seconds=seconds, is_best=is_best)
         if self.best_loss_ is not None:
             self.best_loss_ = min(self.best_loss_, loss)
+        tasks.end_epoch()
 
     def _validate_training_data(self, X, y, sample_weight, reset):
         """Check ``X``, ``y`` and weights; ``X`` keeps float32 or becomes float64."""
@@ -296,6 +309,7 @@ class BaseNN(BaseEstimator):
         self.loss_curve_ = []
         self.best_loss_ = None if self.early_stopping else np.inf
         self.validation_scores_ = [] if self.early_stopping else None
+        self.validation_loss_curve_ = [] if self.early_stopping else None
         self.best_validation_score_ = -np.inf if self.early_stopping else None
 
     def _run_epoch(self, trainer, gatherer, n_train):
@@ -357,31 +371,43 @@ class BaseNN(BaseEstimator):
         )
         return gatherer, trainer
 
-    def _train(self, X, targets, sample_weight, max_epochs):
+    def _train(self, X, targets, sample_weight, max_epochs, tasks):
         """Run epochs until converged, stopped early, diverged or at ``max_epochs``."""
         train, validation = self._split_validation(X, targets, sample_weight)
         n_train = train[1].shape[0]
         gatherer, trainer = self._make_trainer(train)
         tracker = ImprovementTracker(self.tol, use_score=validation is not None)
+        if self.verbose:
+            print(epoch_header(with_validation=validation is not None))
         best = self.network_.snapshot()
         for epoch in range(max_epochs):
+            tasks.begin_epoch()
+            start = time.perf_counter()
             loss = self._run_epoch(trainer, gatherer, n_train)
             if trainer.diverged(loss):
                 self._recover_from_divergence(loss, trainer, best)
+                tasks.end_epoch()
                 return
             if epoch == 0:
                 self.network_.check_grads_bound()
-            score = None if validation is None else self._validation_score(*validation)
-            self._record_epoch(loss, score, n_train)
-            if tracker.update(loss if score is None else score):
+            val_loss, score = self._validate(validation)
+            improved = tracker.update(loss if score is None else score)
+            seconds = time.perf_counter() - start
+            self._record_epoch(
+                loss, score, n_train, validation_loss=val_loss, seconds=seconds,
+                is_best=improved,
+            )  # fmt: skip
+            if improved:
                 best = self.network_.snapshot()
             self._record_best(tracker)
-            if tracker.no_improvement_count > self.n_iter_no_change:
+            stop = tasks.end_epoch()
+            if stop or tracker.no_improvement_count > self.n_iter_no_change:
                 break
         else:
             self._warn_not_converged(max_epochs)
         if validation is not None:
             self.network_.restore(best)
+        self._print_best_epoch()
         self._warn_if_no_progress(trainer)
 
     def _split_validation(self, X, targets, sample_weight):
@@ -426,17 +452,33 @@ class BaseNN(BaseEstimator):
             )
         return min(self.batch_size, n_samples)
 
-    def _record_epoch(self, loss, score, n_train):
-        """Append one epoch to the history and print it when verbose."""
+    def _record_epoch(
+        self, loss, score, n_train, *, validation_loss=None, seconds=0.0, is_best=False
+    ):
+        """Append one epoch to the history and print its row when verbose."""
         self.n_iter_ += 1
         self.t_ += n_train
         self.loss_ = loss
         self.loss_curve_.append(loss)
         if score is not None:
             self.validation_scores_.append(score)
+            self.validation_loss_curve_.append(validation_loss)
         if self.verbose:
-            extra = "" if score is None else f", validation score = {score:.6f}"
-            print(f"Epoch {self.n_iter_}, loss = {loss:.8f}{extra}")
+            validation = None if score is None else (validation_loss, score)
+            print(epoch_row(self.n_iter_, loss, seconds, is_best, validation))
+
+    def _print_best_epoch(self):
+        """Close the verbose table with the best epoch of the history."""
+        if not (self.verbose and self.loss_curve_):
+            return
+        if self.validation_scores_:
+            best = int(np.argmax(self.validation_scores_))
+            print(
+                best_epoch_line(best + 1, "valid score", self.validation_scores_[best])
+            )
+        else:
+            best = int(np.argmin(self.loss_curve_))
+            print(best_epoch_line(best + 1, "train loss", self.loss_curve_[best]))
 
     def _record_best(self, tracker):
         """Copy the tracker's best value to the public attributes."""
@@ -445,10 +487,14 @@ class BaseNN(BaseEstimator):
         else:
             self.best_loss_ = tracker.best
 
-    def _validation_score(self, X, targets, sample_weight):
-        """Score of the current weights on the held-out data."""
+    def _validate(self, validation):
+        """Loss (no L2 penalty) and score on ``(X, targets, sample_weight)``."""
+        if validation is None:
+            return None, None
+        X, targets, sample_weight = validation
         output = self.network_.predict(X, PREDICT_CHUNK_ROWS)
-        return self._score_output(output, targets, sample_weight)
+        score = self._score_output(output, targets, sample_weight)
+        return self.loss_function_.value(targets, output, sample_weight), score
 
     def _warn_not_converged(self, max_epochs):
         warnings.warn(
@@ -458,6 +504,24 @@ class BaseNN(BaseEstimator):
             ConvergenceWarning,
             stacklevel=3,
         )
+
+    # ------------------------------------------------------------ reporting
+    def summary(self):
+        """Describe the fitted network: each layer, its output width and size.
+
+        Returns
+        -------
+        summary : NetworkSummary
+            Its ``rows`` are ``(index, layer_repr, output_width, n_params)``
+            per layer, ``n_params`` the total; printing it shows a table.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator is not fitted yet.
+        """
+        check_is_fitted(self)
+        return NetworkSummary(self.network_)
 
     # ----------------------------------------------------------- predicting
     def _forward(self, X):
@@ -563,6 +627,14 @@ def _validate_components(layers, optimizer):
         optimizer.validate_params(f"optimizer ({type(optimizer).__name__})")
 
 
+_CALLBACK_STATE = {
+    "_skl_callbacks",
+    "_skl_callbacks_to_teardown",
+    "_parent_callback_ctx",
+    "_callback_fit_ctx",
+}
+
+
 @contextmanager
 def _rollback_on_error(estimator):
     """Leave ``estimator`` exactly as it was if the block raises.
@@ -571,7 +643,9 @@ def _rollback_on_error(estimator):
     is deep-copied first, so a failed ``fit`` or ``partial_fit`` (bad data,
     divergence) never damages a model fitted before, warm start included.
     """
-    params = set(estimator.get_params(deep=False))
+    # scikit-learn's callback bookkeeping is not fitted state: it must survive
+    # (same objects) so that the callbacks are torn down after a failure.
+    params = set(estimator.get_params(deep=False)) | _CALLBACK_STATE
     saved = copy.deepcopy({k: v for k, v in vars(estimator).items() if k not in params})
     try:
         yield

@@ -32,6 +32,8 @@ class Network:
         Number of penalised parameters at the start of ``coef``.
     n_outputs : int
         Width of the last layer's output.
+    widths : list of int
+        Output width of each layer.
     """
 
     def __init__(self, layers):
@@ -59,8 +61,10 @@ class Network:
         self.dtype = np.dtype(dtype)
         _resolve_auto_settings(self.layers, n_targets)
         width = n_inputs
+        self.widths = []
         for layer in self.layers:
             width = build_layer(layer, width, rng, self.dtype)
+            self.widths.append(width)
         self.n_outputs = width
         wants_keys = any(layer.uses_row_keys for layer in self.layers)
         self.row_projection_ = rng.normal(size=n_inputs) if wants_keys else None

@@ -56,7 +56,9 @@ class NNRegressor(RegressorMixin, BaseNN):
     validation_fraction : float, default=0.1
         Share of the training data held out for early stopping.
     verbose : bool, default=False
-        Print one line per epoch.
+        Print a table with one row per epoch: training loss, validation
+        loss and score (with ``early_stopping``), a ``*`` on a new best
+        epoch, and seconds.
 
     Attributes
     ----------
@@ -76,6 +78,9 @@ class NNRegressor(RegressorMixin, BaseNN):
         Lowest training loss (``None`` with ``early_stopping``).
     validation_scores_ : list of float or None
         Validation R² per epoch (with ``early_stopping``).
+    validation_loss_curve_ : list of float or None
+        Loss on the held-out data per epoch (with ``early_stopping``), in
+        the units of ``loss_curve_`` but without the L2 penalty.
     best_validation_score_ : float or None
         Best validation R² (with ``early_stopping``).
     n_iter_ : int

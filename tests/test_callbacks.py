@@ -1,0 +1,221 @@
+"""scikit-learn's callback API: one task per epoch, propagated by meta-estimators."""
+
+import pathlib
+import subprocess
+import sys
+import warnings
+
+import pytest
+from sklearn.datasets import make_friedman1
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sknnlite import Dense, NNRegressor, ReLU
+
+callback = pytest.importorskip("sklearn.callback")  # scikit-learn >= 1.9
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+class Recorder:
+    """Records (hook, estimator name, task name) for every hook call."""
+
+    def __init__(self, stop_after=None):
+        self.calls = []
+        self.stop_after = stop_after
+
+    def setup(self, estimator, context):
+        self.calls.append(("setup", context.estimator_name, context.task_name))
+
+    def on_fit_task_begin(self, estimator, context):
+        self.calls.append(("begin", context.estimator_name, context.task_name))
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        self.calls.append(("end", context.estimator_name, context.task_name))
+        if context.task_name == "epoch" and self.stop_after is not None:
+            return fitted_estimator.n_iter_ >= self.stop_after
+        return False
+
+    def teardown(self, estimator, context):
+        self.calls.append(("teardown", context.estimator_name, context.task_name))
+
+    def count(self, hook, task_name="epoch"):
+        return sum(1 for h, _, task in self.calls if (h, task) == (hook, task_name))
+
+
+class PropagatedRecorder(Recorder):
+    """The same, propagated from meta-estimators to the estimators they fit."""
+
+    max_propagation_depth = None
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_friedman1(n_samples=80, random_state=0)
+
+
+def _model(**params):
+    settings = dict(layers=[Dense(8), ReLU(), Dense()], max_iter=4, random_state=0)
+    settings.update(params)
+    return NNRegressor(**settings)
+
+
+def test_one_task_per_epoch_inside_one_fit_task(data):
+    recorder = Recorder()
+    model = _model().set_callbacks(recorder).fit(*data)
+    assert model.n_iter_ == 4
+    assert recorder.count("begin") == recorder.count("end") == 4
+    assert recorder.calls[0] == ("setup", "NNRegressor", "fit")
+    assert recorder.calls[1] == ("begin", "NNRegressor", "fit")
+    assert recorder.calls[-2] == ("end", "NNRegressor", "fit")
+    assert recorder.calls[-1] == ("teardown", "NNRegressor", "fit")
+    assert not hasattr(model, "_callback_fit_ctx")  # cleaned up after fit
+
+
+def test_early_stopping_epochs_are_tasks_too(data):
+    recorder = Recorder()
+    model = _model(
+        early_stopping=True, max_iter=50, n_iter_no_change=2, learning_rate=0.1
+    )
+    model.set_callbacks(recorder).fit(*data)
+    assert model.n_iter_ < 50
+    assert recorder.count("end") == model.n_iter_
+
+
+def test_a_callback_can_stop_training(data):
+    recorder = Recorder(stop_after=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # stopping is not a failure
+        model = _model(max_iter=50).set_callbacks(recorder).fit(*data)
+    assert model.n_iter_ == 2
+
+
+def test_partial_fit_is_one_fit_task_with_one_epoch(data):
+    recorder = Recorder()
+    model = _model().set_callbacks(recorder)
+    model.partial_fit(*data).partial_fit(*data)
+    assert recorder.count("end", "fit") == recorder.count("end", "epoch") == 2
+
+
+def test_propagated_from_grid_search_one_task_per_epoch(data):
+    recorder = PropagatedRecorder()
+    search = GridSearchCV(_model(), {"alpha": [1e-4, 1e-2]}, cv=2)
+    search.set_callbacks(recorder).fit(*data)
+    # 2 candidates x 2 folds + the refit, 4 epochs each.
+    assert recorder.count("end", "fit") == 5 + 1  # + the search's own fit task
+    assert recorder.count("end", "epoch") == 5 * 4
+    epochs = {name for hook, name, task in recorder.calls if task == "epoch"}
+    assert epochs == {"NNRegressor"}
+
+
+def test_propagated_through_pipeline_in_grid_search(data):
+    recorder = PropagatedRecorder()
+    pipe = make_pipeline(StandardScaler(), _model())
+    search = GridSearchCV(pipe, {"nnregressor__alpha": [1e-4]}, cv=2)
+    search.set_callbacks(recorder).fit(*data)
+    assert recorder.count("end", "epoch") == 3 * 4  # 2 folds + refit
+
+
+def test_scoring_monitor_scores_every_epoch(data):
+    X, y = data
+    monitor = callback.ScoringMonitor(scoring="r2")
+    model = _model().set_callbacks(monitor).fit(X, y)
+    rows = monitor.get_logs().data
+    epochs = [row for row in rows if row["task_name"] == "epoch"]
+    assert len(epochs) == model.n_iter_
+    # After the last epoch the weights are the final ones.
+    assert epochs[-1]["r2"] == pytest.approx(model.score(X, y))
+    assert epochs[0]["r2"] != pytest.approx(epochs[-1]["r2"])
+
+
+def test_scoring_monitor_on_estimator_inside_grid_search(data):
+    monitor = callback.ScoringMonitor(scoring="r2")
+    search = GridSearchCV(_model().set_callbacks(monitor), {"alpha": [1e-4]}, cv=2)
+    search.fit(*data)
+    # The clones' tasks join the search's task tree: one run, 3 fits.
+    log = monitor.get_logs()
+    assert log.estimator_name == "GridSearchCV"
+    epochs = [row for row in log.data if row["task_name"] == "epoch"]
+    assert len(epochs) == 3 * 4
+    assert {row["estimator_name"] for row in epochs} == {"NNRegressor"}
+
+
+def test_progress_bar_over_epochs(data, capsys):
+    pytest.importorskip("rich")
+    _model().set_callbacks(callback.ProgressBar()).fit(*data)
+    out = capsys.readouterr().out
+    assert "NNRegressor - fit" in out
+    assert "100%" in out
+
+
+def test_progress_bar_in_grid_search_and_pipeline(data, capsys):
+    pytest.importorskip("rich")
+    pipe = make_pipeline(StandardScaler(), _model())
+    search = GridSearchCV(pipe, {"nnregressor__alpha": [1e-4]}, cv=2)
+    search.set_callbacks(callback.ProgressBar(max_propagation_depth=None))
+    search.fit(*data)
+    out = capsys.readouterr().out
+    assert out.count("fit-final-estimator | NNRegressor - fit") == 3
+    assert "%" not in out.replace("100%", "")  # every bar finished
+
+
+def test_progress_bar_on_the_inner_estimator_is_refused(data):
+    # scikit-learn wants propagated callbacks on the outermost estimator.
+    pytest.importorskip("rich")
+    model = _model().set_callbacks(callback.ProgressBar())
+    search = GridSearchCV(model, {"alpha": [1e-4]}, cv=2, error_score="raise")
+    with pytest.raises(TypeError, match="Register them directly on the meta"):
+        search.fit(*data)
+
+
+class FailingRecorder(Recorder):
+    """Raises at the end of the first epoch."""
+
+    def on_fit_task_end(self, estimator, context):
+        super().on_fit_task_end(estimator, context)
+        if context.task_name == "epoch":
+            raise RuntimeError("callback failed")
+
+
+def test_a_failed_fit_still_tears_down_the_users_callbacks(data):
+    # A ProgressBar's display thread ends only in teardown: skipping it would
+    # leave the process hanging at exit.
+    recorder = FailingRecorder()
+    model = _model().set_callbacks(recorder)
+    with pytest.raises(RuntimeError, match="callback failed"):
+        model.fit(*data)
+    assert recorder.calls[-1] == ("teardown", "NNRegressor", "fit")
+    assert model._skl_callbacks == [recorder]
+    assert model._skl_callbacks[0] is recorder
+    assert not hasattr(model, "_callback_fit_ctx")
+
+
+def test_fits_without_the_callback_api():
+    # As with a scikit-learn that has no sklearn.callback: our module falls
+    # back to an empty mixin and fitting works, without set_callbacks.
+    script = """
+import sys
+import sklearn.callback, sklearn.metrics, sklearn.model_selection
+real = sys.modules["sklearn.callback"]
+sys.modules["sklearn.callback"] = None
+import sknnlite
+sys.modules["sklearn.callback"] = real
+from sklearn.datasets import make_friedman1
+X, y = make_friedman1(n_samples=50, random_state=0)
+model = sknnlite.NNRegressor(max_iter=3, random_state=0).fit(X, y)
+assert not hasattr(model, "set_callbacks")
+assert model.n_iter_ == 3 and model.predict(X).shape == (50,)
+model.partial_fit(X, y)
+print("fallback ok", model.n_iter_)
+"""
+    result = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=pathlib.Path(__file__).resolve().parents[1],
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "fallback ok 4"
