@@ -190,6 +190,7 @@ class BaseNN(BaseEstimator):
         )
         targets = self._encode_targets(y, sample_weight, reset=not reuse)
         targets = targets.astype(X.dtype, copy=False)
+        sample_weight = self._weigh_samples(y, targets, sample_weight)
         if not reuse:
             self._initialize(X, targets)
         self._train(X, targets, sample_weight, max_epochs=self.max_iter)
@@ -224,6 +225,7 @@ class BaseNN(BaseEstimator):
         )
         targets = self._encode_targets(y, sample_weight, reset=first)
         targets = targets.astype(X.dtype, copy=False)
+        sample_weight = self._weigh_samples(y, targets, sample_weight)
         if first:
             self._initialize(X, targets)
         self._train_one_pass(X, targets, sample_weight)
@@ -263,6 +265,10 @@ class BaseNN(BaseEstimator):
                     "from. Give at least one sample a positive weight."
                 )
         return X, y, sample_weight
+
+    def _weigh_samples(self, y, targets, sample_weight):
+        """Weights to train with (regressors: ``sample_weight`` as given)."""
+        return sample_weight
 
     def _initialize(self, X, targets):
         """Build fresh copies of the layers, the optimizer and the history."""

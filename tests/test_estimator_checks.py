@@ -2,12 +2,14 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sknnlite import SGD, Dense, NNRegressor, ReLU, Sigmoid, Tanh
+from sknnlite import SGD, Dense, NNClassifier, NNRegressor, ReLU, Sigmoid, Tanh
 
 ESTIMATORS = [
     NNRegressor(),
     NNRegressor(layers=[Dense(16), Tanh(), Dense(8), Sigmoid(), Dense()]),
     NNRegressor(layers=[Dense(32), ReLU(), Dense()], optimizer=SGD(momentum=0.8)),
+    NNClassifier(),
+    NNClassifier(layers=[Dense(16), ReLU(), Dense(16), Tanh(), Dense()]),
 ]
 
 
