@@ -81,9 +81,10 @@ class NNClassifier(ClassifierMixin, BaseNN):
         Print one line per epoch.
     class_weight : dict, "balanced" or None, default=None
         Weights per class, ``{label: weight}``, multiplied into
-        ``sample_weight``; they weigh the loss, the validation split's score
-        and nothing else. ``"balanced"`` uses ``n_samples / (n_classes *
-        count)`` (counts weighted by ``sample_weight``); for multilabel ``y``
+        ``sample_weight``; the product weighs the loss and, with
+        ``early_stopping``, the validation accuracy. ``"balanced"`` uses
+        ``n_samples / (n_classes * count)`` (counts weighted by
+        ``sample_weight``); for multilabel ``y``
         only ``"balanced"`` is accepted, applied per label and multiplied
         across labels. ``partial_fit`` accepts a dict only.
 
