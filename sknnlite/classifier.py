@@ -446,8 +446,7 @@ class NNClassifier(ClassifierMixin, BaseNN):
 
 
 def _partial_fit_labels(y, classes):
-    """What the first ``partial_fit`` learns classes from: ``classes``, or ``y``
-    for multilabel (whose classes are the columns ``0 .. n_labels - 1``)."""
+    """``classes``, or for multilabel ``y`` (classes = its columns) ``y`` itself."""
     if not type_of_target(y).startswith("multilabel"):
         return np.asarray(classes)
     if not np.array_equal(unique_labels(classes), np.arange(y.shape[1])):

@@ -11,6 +11,7 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.class_weight import compute_sample_weight
 
 from sknnlite import Dense, NNClassifier, ReLU, SigmoidCrossEntropy, Tanh
 
@@ -150,6 +151,13 @@ def test_balanced_class_weight_raises_minority_recall():
     recall_plain = np.mean(plain.predict(X[minority]) == 1)
     recall_balanced = np.mean(balanced.predict(X[minority]) == 1)
     assert recall_balanced > recall_plain + 0.2
+
+
+def test_balanced_multilabel_weighs_each_label_column():
+    X, Y = make_multilabel_classification(n_samples=80, n_classes=3, random_state=0)
+    balanced = _small(class_weight="balanced").fit(X, Y)
+    plain = _small().fit(X, Y, sample_weight=compute_sample_weight("balanced", Y))
+    np.testing.assert_allclose(balanced.network_.coef, plain.network_.coef)
 
 
 def test_class_weight_dict_refused_for_multilabel():
