@@ -15,10 +15,19 @@ from .activations import (
     Softsign,
     Tanh,
 )
+from .classifier import NNClassifier
 from .display import LossCurveDisplay
 from .dropout import Dropout
 from .layers import Dense, Layer
-from .losses import AbsoluteError, Huber, Loss, Poisson, SquaredError
+from .losses import (
+    AbsoluteError,
+    Huber,
+    Loss,
+    Poisson,
+    SigmoidCrossEntropy,
+    SoftmaxCrossEntropy,
+    SquaredError,
+)
 from .network import Network
 from .normalization import BatchNorm
 from .optimizers import SGD, Adam, Optimizer
@@ -26,6 +35,7 @@ from .regressor import NNRegressor
 
 __all__ = [
     "NNRegressor",
+    "NNClassifier",
     "Layer",
     "Dense",
     "ReLU",
@@ -47,6 +57,8 @@ __all__ = [
     "AbsoluteError",
     "Huber",
     "Poisson",
+    "SoftmaxCrossEntropy",
+    "SigmoidCrossEntropy",
     "Optimizer",
     "SGD",
     "Adam",

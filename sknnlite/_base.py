@@ -222,21 +222,26 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
         -------
         self : estimator instance
         """
+        return self._partial_fit(X, y, sample_weight)
+
+    def _partial_fit(self, X, y, sample_weight, classes=None):
+        """``partial_fit`` for both estimators; ``classes`` only for classifiers."""
         first = not hasattr(self, "network_")
         with _rollback_on_error(self):
-            prepared = self._prepare(X, y, sample_weight, reset=first)
+            prepared = self._prepare(X, y, sample_weight, reset=first, classes=classes)
             tasks = FitTasks(self, 1, X, y, sample_weight)
             self._train_one_pass(*prepared, tasks)
             tasks.end()
         return self
 
-    def _prepare(self, X, y, sample_weight, reset):
+    def _prepare(self, X, y, sample_weight, reset, classes=None):
         """Validate the data, encode the targets and, on ``reset``, initialise."""
         X, y, sample_weight = self._validate_training_data(
             X, y, sample_weight, reset=reset
         )
-        targets = self._encode_targets(y, sample_weight, reset=reset)
+        targets = self._encode_targets(y, sample_weight, reset=reset, classes=classes)
         targets = targets.astype(X.dtype, copy=False)
+        sample_weight = self._weigh_samples(y, targets, sample_weight)
         if reset:
             self._initialize(X, targets)
         return X, targets, sample_weight
@@ -281,6 +286,10 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
                 sample_weight, X, dtype=X.dtype, ensure_non_negative=True
             )
         return X, y, sample_weight
+
+    def _weigh_samples(self, y, targets, sample_weight):
+        """Weights to train with (regressors: ``sample_weight`` as given)."""
+        return sample_weight
 
     def _initialize(self, X, targets):
         """Build fresh copies of the layers, the optimizer and the history."""

@@ -15,7 +15,7 @@ prediction (:meth:`Loss.inverse_link`).
 from numbers import Real
 
 import numpy as np
-from scipy.special import xlogy
+from scipy.special import expit, xlogy
 from sklearn.utils._param_validation import Interval
 
 from ._config import Configurable
@@ -233,3 +233,98 @@ def get_loss(loss):
         f"loss={loss!r} is not a known loss. Use one of {sorted(LOSSES)} or an "
         "object with a value_and_gradient(y, y_pred, sample_weight) method."
     )
+
+
+# ------------------------------------------------------- classification losses
+# Both take logits (raw network outputs) and fuse the output non-linearity
+# into the loss: the value is computed with log-sum-exp so that no
+# probability is ever rounded to 0 or 1 before a log, and the gradient
+# ``probability - target`` has no division by a probability. Unlike the
+# regression losses, the per-sample loss is summed over the output columns
+# (the usual log-likelihood, as in scikit-learn's log_loss).
+
+__all__ += ["SoftmaxCrossEntropy", "SigmoidCrossEntropy"]
+
+
+def _weighted_sample_mean(per_sample, gradient, sample_weight):
+    """Weighted mean of ``per_sample``; scales ``gradient`` rows to match, in place."""
+    if sample_weight is None:
+        total = per_sample.shape[0]
+        value = float(per_sample.sum(dtype=np.float64)) / total
+        gradient *= gradient.dtype.type(1 / total)
+    else:
+        total = float(sample_weight.sum(dtype=np.float64))
+        value = float(np.dot(sample_weight, per_sample)) / total
+        gradient *= (sample_weight / gradient.dtype.type(total))[:, None]
+    return value, gradient
+
+
+class SoftmaxCrossEntropy(Loss):
+    """Cross-entropy of the softmax of logits, for one-of-K (multiclass) targets.
+
+    ``y`` holds one row per sample that sums to 1: one-hot class indicators
+    (or class probabilities); ``y_pred`` holds the logits.
+
+    Notes
+    -----
+    With logits :math:`z_i`, :math:`\\log p_{ik} = z_{ik} - \\log\\sum_l
+    e^{z_{il}}`, computed after subtracting :math:`\\max_l z_{il}` so that no
+    exponential overflows (log-sum-exp), and
+
+    .. math:: L = \\frac{1}{W} \\sum_i w_i \\Big(-\\sum_k y_{ik} \\log p_{ik}\\Big),
+              \\qquad W = \\sum_i w_i.
+
+    The softmax and the log cancel in the derivative, which for rows of
+    ``y`` summing to 1 is :math:`w_i (p_{ik} - y_{ik}) / W`. The per-sample
+    loss is summed, not averaged, over the K classes, as in
+    ``sklearn.metrics.log_loss``.
+    """
+
+    def value_and_gradient(self, y, y_pred, sample_weight=None):
+        log_proba = log_softmax(y_pred)
+        per_sample = -np.einsum("ij,ij->i", y, log_proba)
+        gradient = np.exp(log_proba, out=log_proba)
+        gradient -= y
+        return _weighted_sample_mean(per_sample, gradient, sample_weight)
+
+
+class SigmoidCrossEntropy(Loss):
+    """Binary cross-entropy of the sigmoid of logits, one per output column.
+
+    For binary targets (one column of 0/1) and multilabel targets (an
+    indicator matrix): each column is an independent yes/no question.
+
+    Notes
+    -----
+    With :math:`p = \\sigma(z) = 1 / (1 + e^{-z})`, the cross-entropy of one
+    output is :math:`-y \\log p - (1 - y) \\log(1 - p) = \\log(1 + e^{z}) -
+    y z`, computed as ``logaddexp(0, z) - y * z``, finite for any finite
+    :math:`z`. Summed over the m outputs and averaged over samples:
+
+    .. math:: L = \\frac{1}{W} \\sum_i w_i \\sum_j \\big(\\log(1 + e^{z_{ij}})
+              - y_{ij} z_{ij}\\big), \\qquad W = \\sum_i w_i,
+
+    whose derivative is :math:`w_i (\\sigma(z_{ij}) - y_{ij}) / W`. Summing
+    over outputs matches ``MLPClassifier``'s multilabel loss.
+    """
+
+    def value_and_gradient(self, y, y_pred, sample_weight=None):
+        per_output = np.logaddexp(0, y_pred)
+        per_output -= y * y_pred
+        per_sample = per_output.sum(axis=1)
+        gradient = expit(y_pred)
+        gradient -= y
+        return _weighted_sample_mean(per_sample, gradient, sample_weight)
+
+
+def log_softmax(z):
+    """Row-wise ``log(softmax(z))`` of a 2-D array, stable for any finite ``z``."""
+    shifted = z - z.max(axis=1, keepdims=True)
+    log_total = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    shifted -= log_total
+    return shifted
+
+
+def log_sigmoid(z):
+    """Elementwise ``log(sigmoid(z)) = -logaddexp(0, -z)``, stable for any ``z``."""
+    return -np.logaddexp(0, -z)

@@ -146,7 +146,7 @@ class NNRegressor(RegressorMixin, BaseNN):
         )
         self.loss = loss
 
-    def _encode_targets(self, y, sample_weight, reset):
+    def _encode_targets(self, y, sample_weight, reset, classes=None):
         """Return ``y`` as a 2-D float array, standardised if the loss allows."""
         y = _numeric_targets(y)
         targets = y.reshape(y.shape[0], -1)

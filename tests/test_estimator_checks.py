@@ -2,7 +2,17 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sknnlite import SGD, BatchNorm, Dense, Dropout, NNRegressor, ReLU, Sigmoid, Tanh
+from sknnlite import (
+    SGD,
+    BatchNorm,
+    Dense,
+    Dropout,
+    NNClassifier,
+    NNRegressor,
+    ReLU,
+    Sigmoid,
+    Tanh,
+)
 
 ESTIMATORS = [
     NNRegressor(),
@@ -13,6 +23,8 @@ ESTIMATORS = [
         layers=[Dense(16), BatchNorm(), ReLU(), Dropout(0.2), Dense()],
         learning_rate=0.01,
     ),
+    NNClassifier(),
+    NNClassifier(layers=[Dense(16), ReLU(), Dense(16), Tanh(), Dense()]),
 ]
 
 

@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 from sklearn.metrics import mean_poisson_deviance
 
-from sknnlite import AbsoluteError, Huber, Poisson, SquaredError
+from sknnlite import (
+    AbsoluteError,
+    Huber,
+    Poisson,
+    SigmoidCrossEntropy,
+    SoftmaxCrossEntropy,
+    SquaredError,
+)
 from sknnlite.losses import LOSSES, get_loss
 from sknnlite.testing import check_loss_gradient
 
@@ -96,3 +103,82 @@ def test_poisson_refuses_negative_targets_and_predicts_through_exp():
 )
 def test_registered_names_resolve(name):
     assert type(get_loss(name)) is LOSSES[name]
+
+
+# ------------------------------------------------------- classification losses
+N_CLASSES = 4
+LOGITS = RNG.normal(scale=3.0, size=(7, N_CLASSES))
+ONE_HOT = np.eye(N_CLASSES)[RNG.integers(0, N_CLASSES, size=7)]
+SOFT = RNG.dirichlet(np.ones(N_CLASSES), size=7)
+INDICATOR = RNG.integers(0, 2, size=(7, N_CLASSES)).astype(float)
+
+
+@pytest.mark.parametrize("weights", [None, WEIGHTS])
+@pytest.mark.parametrize("targets", [ONE_HOT, SOFT], ids=["one_hot", "soft"])
+def test_softmax_cross_entropy_gradient(targets, weights):
+    report = check_loss_gradient(SoftmaxCrossEntropy(), targets, LOGITS, weights)
+    report.raise_if_wrong()
+
+
+@pytest.mark.parametrize("weights", [None, WEIGHTS])
+@pytest.mark.parametrize("n_outputs", [1, N_CLASSES])
+def test_sigmoid_cross_entropy_gradient(n_outputs, weights):
+    targets, logits = INDICATOR[:, :n_outputs], LOGITS[:, :n_outputs]
+    report = check_loss_gradient(SigmoidCrossEntropy(), targets, logits, weights)
+    report.raise_if_wrong()
+
+
+def test_softmax_cross_entropy_value_is_mean_negative_log_likelihood():
+    proba = np.exp(LOGITS) / np.exp(LOGITS).sum(axis=1, keepdims=True)
+    expected = -np.mean(np.log(proba[ONE_HOT.astype(bool)]))
+    assert SoftmaxCrossEntropy().value(ONE_HOT, LOGITS) == pytest.approx(expected)
+
+
+def test_sigmoid_cross_entropy_value_sums_labels_and_averages_samples():
+    proba = 1 / (1 + np.exp(-LOGITS))
+    per_label = -(INDICATOR * np.log(proba) + (1 - INDICATOR) * np.log(1 - proba))
+    expected = per_label.sum(axis=1).mean()
+    assert SigmoidCrossEntropy().value(INDICATOR, LOGITS) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("loss", [SoftmaxCrossEntropy(), SigmoidCrossEntropy()])
+def test_classification_integer_weights_equal_repeated_rows(loss):
+    targets = ONE_HOT
+    repeats = WEIGHTS.astype(int)
+    repeated = loss.value_and_gradient(
+        np.repeat(targets, repeats, axis=0), np.repeat(LOGITS, repeats, axis=0)
+    )
+    weighted = loss.value_and_gradient(targets, LOGITS, WEIGHTS)
+    assert weighted[0] == pytest.approx(repeated[0])
+    # A row's gradient times its repeat count is the repeated rows' total.
+    summed = np.zeros_like(LOGITS)
+    np.add.at(summed, np.repeat(np.arange(7), repeats), repeated[1])
+    np.testing.assert_allclose(weighted[1], summed, atol=1e-15)
+
+
+EXTREME = np.array([[1000.0, -1000.0], [-1000.0, 1000.0], [1000.0, -1000.0]])
+EXTREME_Y = np.array([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+
+
+@pytest.mark.parametrize("weights", [None, np.array([1.0, 2.0, 3.0])])
+@pytest.mark.parametrize(
+    "loss, targets, logits, wrong_row_loss",
+    [
+        (SoftmaxCrossEntropy(), EXTREME_Y, EXTREME, 2000.0),
+        (SigmoidCrossEntropy(), EXTREME_Y[:, 1:], EXTREME[:, 1:], 1000.0),
+    ],
+    ids=["softmax", "sigmoid"],
+)
+def test_extreme_logits_give_exact_finite_values(
+    loss, targets, logits, wrong_row_loss, weights
+):
+    # Only row 0 is wrong, by a margin that overflows exp and rounds its
+    # probability to 0: a naive log(p) would give inf, exp(z) would give nan.
+    value, gradient = loss.value_and_gradient(targets, logits.copy(), weights)
+    share = 1 / 3 if weights is None else 1 / 6
+    assert value == pytest.approx(wrong_row_loss * share)
+    expected_row = np.sign(logits[0]) * share
+    np.testing.assert_allclose(gradient[0], expected_row)
+    np.testing.assert_array_equal(gradient[1:], 0.0)
+    # The loss is linear out there, so a wide step gives exact differences.
+    check_loss_gradient(loss, targets, logits, weights, eps=1e-3).raise_if_wrong()

@@ -1,0 +1,451 @@
+"""NNClassifier: a neural network classifier as a scikit-learn estimator.
+
+The network ends in a ``Dense()`` producing logits; the output
+non-linearity lives in the loss (and in ``predict_proba``), never in the
+network, so that the loss and its gradient are computed stably from logits:
+
+* binary ``y``: one output, sigmoid cross-entropy (as ``MLPClassifier``);
+* multiclass ``y``: one output per class, softmax cross-entropy;
+* multilabel ``y`` (an indicator matrix): one output per label, sigmoid
+  cross-entropy per label.
+"""
+
+import numpy as np
+from scipy.special import expit
+from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.metrics import accuracy_score
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
+from sklearn.utils.multiclass import (
+    check_classification_targets,
+    type_of_target,
+    unique_labels,
+)
+from sklearn.utils.validation import column_or_1d
+
+from ._base import BaseNN
+from .losses import SigmoidCrossEntropy, SoftmaxCrossEntropy, log_sigmoid, log_softmax
+
+__all__ = ["NNClassifier"]
+
+
+class NNClassifier(ClassifierMixin, BaseNN):
+    """Neural network classifier built from a list of layers.
+
+    Binary, multiclass and multilabel classification with labels of any
+    type (strings, non-contiguous integers, booleans). Probabilities come
+    from a sigmoid (binary, multilabel) or softmax (multiclass) of the
+    network's logits, and the loss is the matching cross-entropy computed
+    from the logits.
+
+    Parameters
+    ----------
+    layers : list of Layer or None, default=None
+        Template of the network, e.g. ``[Dense(64), ReLU(), Dense()]``. It is
+        never modified: ``fit`` trains copies, stored in ``layers_``. The
+        last layer must give logits: a ``Dense()`` without ``units`` gets one
+        unit for binary ``y`` and one per class (or label) otherwise. No
+        output activation: the loss applies the sigmoid or softmax. ``None``
+        means ``[Dense(100), ReLU(), Dense()]``.
+    optimizer : {"adam", "sgd"} or Optimizer, default="adam"
+        Optimizer name or object (``Adam(beta_1=0.8)``, ``SGD(momentum=0.5)``);
+        its settings are tunable as ``optimizer__<name>``.
+    learning_rate : float, default=0.001
+        Step size of whichever optimizer.
+    alpha : float, default=0.0001
+        Strength of the L2 penalty on weights (not biases).
+    batch_size : int or "auto", default="auto"
+        Mini-batch size; ``"auto"`` is ``min(200, n_samples)``.
+    max_iter : int, default=200
+        Maximum number of epochs (passes over the data).
+    tol : float, default=1e-4
+        Minimum improvement of the training loss (or validation accuracy with
+        ``early_stopping``) that counts as progress.
+    n_iter_no_change : int, default=10
+        Stop after this many epochs without progress.
+    shuffle : bool, default=True
+        Reshuffle the samples every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling and the validation split.
+    warm_start : bool, default=False
+        Continue from the previous fit's weights and optimizer state; ``y``
+        may only hold labels from ``classes_``.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (stratified by class,
+        except for multilabel ``y``), stop when its accuracy stops improving
+        and restore the weights of the best epoch.
+    validation_fraction : float, default=0.1
+        Share of the training data held out for early stopping.
+    verbose : bool, default=False
+        Print one line per epoch.
+    class_weight : dict, "balanced" or None, default=None
+        Weights per class, ``{label: weight}``, multiplied into
+        ``sample_weight``; the product weighs the loss and, with
+        ``early_stopping``, the validation accuracy. ``"balanced"`` uses
+        ``n_samples / (n_classes * count)`` (counts weighted by
+        ``sample_weight``); for multilabel ``y``
+        only ``"balanced"`` is accepted, applied per label and multiplied
+        across labels. ``partial_fit`` accepts a dict only.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels; for multilabel ``y``, ``0 .. n_labels - 1``.
+    layers_ : list of Layer
+        The trained layers.
+    network_ : Network
+        The trained network (layers plus the flat parameter buffer).
+    optimizer_ : Optimizer
+        The optimizer with its state.
+    loss_function_ : Loss
+        ``SigmoidCrossEntropy`` or ``SoftmaxCrossEntropy``.
+    loss_ : float
+        Training loss of the last epoch.
+    loss_curve_ : list of float
+        Training loss per epoch.
+    best_loss_ : float or None
+        Lowest training loss (``None`` with ``early_stopping``).
+    validation_scores_ : list of float or None
+        Validation accuracy per epoch (with ``early_stopping``).
+    best_validation_score_ : float or None
+        Best validation accuracy (with ``early_stopping``).
+    n_iter_ : int
+        Epochs run in total, including earlier warm-started fits.
+    t_ : int
+        Training samples seen in total.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when ``X`` was a DataFrame with string column names.
+    n_outputs_ : int
+        Width of the network's output: 1 for binary ``y``, else the number
+        of classes or labels.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sknnlite import NNClassifier, Dense, ReLU
+    >>> X, y = load_iris(return_X_y=True)
+    >>> names = load_iris().target_names[y]
+    >>> model = NNClassifier([Dense(16), ReLU(), Dense()], learning_rate=0.01,
+    ...                      max_iter=100, random_state=0).fit(X, names)
+    >>> model.classes_
+    array(['setosa', 'versicolor', 'virginica'], dtype='<U10')
+    >>> model.predict_proba(X[:2]).shape
+    (2, 3)
+    """
+
+    _parameter_constraints = {
+        **BaseNN._parameter_constraints,
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+    }
+
+    def __init__(
+        self,
+        layers=None,
+        optimizer="adam",
+        learning_rate=0.001,
+        alpha=0.0001,
+        batch_size="auto",
+        max_iter=200,
+        tol=1e-4,
+        n_iter_no_change=10,
+        shuffle=True,
+        random_state=None,
+        warm_start=False,
+        early_stopping=False,
+        validation_fraction=0.1,
+        verbose=False,
+        class_weight=None,
+    ):
+        super().__init__(
+            layers=layers,
+            optimizer=optimizer,
+            learning_rate=learning_rate,
+            alpha=alpha,
+            batch_size=batch_size,
+            max_iter=max_iter,
+            tol=tol,
+            n_iter_no_change=n_iter_no_change,
+            shuffle=shuffle,
+            random_state=random_state,
+            warm_start=warm_start,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            verbose=verbose,
+        )
+        self.class_weight = class_weight
+
+    # -------------------------------------------------------------- fitting
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train for one pass over ``X`` and ``y``.
+
+        The first call builds the network and needs ``classes``; later calls
+        continue with the current weights and optimizer state (also after
+        ``fit``) and accept only labels from ``classes_``. Each call is one
+        epoch, with no early stopping or convergence check.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or a multilabel indicator matrix.
+        classes : array-like of shape (n_classes,), default=None
+            Every label that any call will see, e.g. ``np.unique(y_all)``;
+            required on the first call. For multilabel ``y``, ``range(n_labels)``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights.
+
+        Returns
+        -------
+        self : estimator instance
+        """
+        self._check_partial_fit_settings(classes, first=not hasattr(self, "network_"))
+        return self._partial_fit(X, y, sample_weight, classes=classes)
+
+    def _check_partial_fit_settings(self, classes, first):
+        """Refuse a first call without ``classes`` and batch-wise balancing."""
+        if first and classes is None:
+            raise ValueError(
+                "classes must be given on the first call to partial_fit: pass "
+                "every label any call will see, e.g. classes=np.unique(y_all)."
+            )
+        if isinstance(self.class_weight, str):
+            raise ValueError(
+                "class_weight='balanced' is not supported by partial_fit: one "
+                "batch does not show the class frequencies. Pass a dict instead, "
+                "e.g. dict(zip(classes, compute_class_weight('balanced', "
+                "classes=classes, y=y_all)))."
+            )
+
+    def _check_same_classes(self, classes):
+        """Later ``partial_fit`` calls may repeat ``classes``, not change them."""
+        if not np.array_equal(unique_labels(classes), self.classes_):
+            raise ValueError(
+                f"classes={np.asarray(classes)!r} differs from classes_="
+                f"{self.classes_!r} set by the first call. Pass the same classes "
+                "or none; to start over, call fit."
+            )
+
+    def _validate_training_data(self, X, y, sample_weight, reset):
+        """Check the data as the base does, and that ``y`` holds class labels."""
+        X, y, sample_weight = super()._validate_training_data(
+            X, y, sample_weight, reset
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        return X, y, sample_weight
+
+    def _encode_targets(self, y, sample_weight, reset, classes=None):
+        """Return ``y`` as 0/1 columns: one for binary, else one per class/label.
+
+        On ``reset`` the classes come from ``classes`` when given (the first
+        ``partial_fit``), else from ``y``.
+        """
+        if reset:
+            self._learn_classes(
+                y if classes is None else _partial_fit_labels(y, classes)
+            )
+        else:
+            if classes is not None:
+                self._check_same_classes(classes)
+            self._check_known_labels(y)
+        return self._label_binarizer.transform(y)
+
+    def _learn_classes(self, labels):
+        """Set ``classes_``, the output width and the loss from ``labels``."""
+        binarizer = LabelBinarizer().fit(labels)
+        if binarizer.classes_.shape[0] < 2:
+            raise ValueError(
+                f"y has only one class ({binarizer.classes_[0]!r}); a classifier "
+                "needs samples of at least 2 classes."
+            )
+        self._label_binarizer = binarizer
+        self.classes_ = binarizer.classes_
+        multiclass = binarizer.y_type_ == "multiclass"
+        self.n_outputs_ = 1 if binarizer.y_type_ == "binary" else len(self.classes_)
+        self.loss_function_ = (
+            SoftmaxCrossEntropy() if multiclass else SigmoidCrossEntropy()
+        )
+
+    def _check_known_labels(self, y):
+        """Refuse labels, or a kind of target, that the model was not fitted on."""
+        multilabel = type_of_target(y).startswith("multilabel")
+        if multilabel != self._multilabel or (
+            multilabel and y.shape[1] != self.classes_.shape[0]
+        ):
+            fitted = (
+                f"a multilabel y with {self.classes_.shape[0]} labels"
+                if self._multilabel
+                else "a 1-D y of class labels"
+            )
+            raise ValueError(
+                f"y has shape {y.shape} but the model was fitted on {fitted}. "
+                "Pass the same kind of y, or call fit to start over."
+            )
+        if not multilabel:
+            unknown = np.setdiff1d(unique_labels(y), self.classes_)
+            if unknown.size:
+                raise ValueError(
+                    f"y contains labels {unknown.tolist()} that are not in "
+                    f"classes_={self.classes_.tolist()}. Give every label on the "
+                    "first call (classes= in partial_fit), or call fit to start over."
+                )
+
+    def _weigh_samples(self, y, targets, sample_weight):
+        """``sample_weight`` times the weight of each sample's class."""
+        if self.class_weight is None:
+            return sample_weight
+        if self._multilabel:
+            if not isinstance(self.class_weight, str):
+                raise ValueError(
+                    "class_weight as a dict is not supported for multilabel y; use "
+                    "class_weight='balanced' or sample_weight."
+                )
+            weights = compute_sample_weight("balanced", y)
+        else:
+            per_class = compute_class_weight(
+                self.class_weight,
+                classes=self.classes_,
+                y=y,
+                sample_weight=sample_weight,
+            )
+            weights = per_class[self._class_indices(targets, threshold=0.5)]
+        if sample_weight is not None:
+            weights = weights * sample_weight
+        if not weights.sum() > 0:
+            raise ValueError(
+                f"class_weight={self.class_weight!r} combined with sample_weight "
+                "gives every sample zero weight. Give some class a positive weight."
+            )
+        return weights.astype(targets.dtype, copy=False)
+
+    def _stratify_labels(self, targets):
+        """Class of each sample, so the validation split keeps class shares."""
+        if self._multilabel:
+            return None
+        return self._class_indices(targets, threshold=0.5)
+
+    def _score_output(self, output, targets, sample_weight):
+        """Accuracy (subset accuracy for multilabel) of logits against targets."""
+        return accuracy_score(
+            self._class_indices(targets, threshold=0.5),
+            self._class_indices(output, threshold=0.0),
+            sample_weight=sample_weight,
+        )
+
+    def _class_indices(self, columns, threshold):
+        """Index into ``classes_`` per sample (0/1 matrix for multilabel).
+
+        ``columns`` are 0/1 targets (``threshold=0.5``) or logits (``0``).
+        """
+        if self._multilabel:
+            return (columns > threshold).astype(int)
+        if columns.shape[1] == 1:
+            return (columns[:, 0] > threshold).astype(np.intp)
+        return columns.argmax(axis=1)
+
+    @property
+    def _multilabel(self):
+        """True when fitted on a multilabel indicator matrix."""
+        return self._label_binarizer.y_type_.startswith("multilabel")
+
+    # ----------------------------------------------------------- predicting
+    def decision_function(self, X):
+        """Logits of the network for ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_outputs_)
+            For binary ``y``, one score per sample: positive means
+            ``classes_[1]``. Otherwise one logit per class or label.
+        """
+        logits = self._forward(X)
+        return logits[:, 0] if logits.shape[1] == 1 else logits
+
+    def predict(self, X):
+        """Predict class labels for ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_labels)
+            Labels from ``classes_``; for multilabel ``y`` a 0/1 indicator
+            matrix.
+        """
+        indices = self._class_indices(self._forward(X), threshold=0.0)
+        return indices if self._multilabel else self.classes_[indices]
+
+    def predict_proba(self, X):
+        """Probability of each class for ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``. Rows sum to 1, except for
+            multilabel ``y``, where each column is the probability of its
+            label.
+        """
+        logits = self._forward(X)
+        if self._multilabel:
+            return expit(logits)
+        if logits.shape[1] == 1:
+            return np.hstack([expit(-logits), expit(logits)])
+        return np.exp(log_softmax(logits))
+
+    def predict_log_proba(self, X):
+        """Log of :meth:`predict_proba`, computed from the logits.
+
+        Finite even where a probability rounds to 0 (``log_softmax`` and
+        ``-logaddexp(0, -z)``, not ``log(predict_proba(X))``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        logits = self._forward(X)
+        if self._multilabel:
+            return log_sigmoid(logits)
+        if logits.shape[1] == 1:
+            return np.hstack([log_sigmoid(-logits), log_sigmoid(logits)])
+        return log_softmax(logits)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+def _partial_fit_labels(y, classes):
+    """``classes``, or for multilabel ``y`` (classes = its columns) ``y`` itself."""
+    if not type_of_target(y).startswith("multilabel"):
+        return np.asarray(classes)
+    if not np.array_equal(unique_labels(classes), np.arange(y.shape[1])):
+        raise ValueError(
+            f"classes={np.asarray(classes)!r} does not match a multilabel y with "
+            f"{y.shape[1]} columns; pass classes=np.arange({y.shape[1]})."
+        )
+    return y
