@@ -30,7 +30,7 @@ from .losses import (
 )
 from .network import Network
 from .normalization import BatchNorm
-from .optimizers import SGD, Adam, Optimizer
+from .optimizers import LBFGS, SGD, Adam, Optimizer
 from .regressor import NNRegressor
 
 __all__ = [
@@ -62,6 +62,7 @@ __all__ = [
     "Optimizer",
     "SGD",
     "Adam",
+    "LBFGS",
     "Network",
     "LossCurveDisplay",
     "__version__",

@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
+from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -43,6 +44,23 @@ PREDICT_CHUNK_ROWS = 4096
 def default_layers():
     """The stack used when ``layers=None``: one hidden layer of 100 ReLUs."""
     return [Dense(100), ReLU(), Dense()]
+
+
+def has_mini_batch_optimizer(estimator):
+    """``partial_fit`` exists only with a mini-batch optimizer (as in MLP).
+
+    Raises ``AttributeError`` (so ``hasattr(est, "partial_fit")`` is False)
+    saying why, for an optimizer that needs all the data at once.
+    """
+    optimizer = estimator.optimizer
+    kind = OPTIMIZERS.get(optimizer) if isinstance(optimizer, str) else optimizer
+    if getattr(kind, "full_batch", False):
+        raise AttributeError(
+            f"partial_fit needs a mini-batch optimizer ('adam' or 'sgd'), but "
+            f"optimizer={optimizer!r} trains on the whole data at once. Use fit, "
+            "or choose optimizer='adam'."
+        )
+    return True
 
 
 class BaseNN(CallbackSupportMixin, BaseEstimator):
@@ -199,6 +217,7 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
             tasks.end()
         return self
 
+    @available_if(has_mini_batch_optimizer)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """Train for one pass over ``X`` and ``y``.
@@ -383,41 +402,90 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
     def _train(self, X, targets, sample_weight, max_epochs, tasks):
         """Run epochs until converged, stopped early, diverged or at ``max_epochs``."""
         train, validation = self._split_validation(X, targets, sample_weight)
-        n_train = train[1].shape[0]
         gatherer, trainer = self._make_trainer(train)
         tracker = ImprovementTracker(self.tol, use_score=validation is not None)
         if self.verbose:
             print(epoch_header(with_validation=validation is not None))
+        if self.optimizer_.full_batch:
+            best = self._train_full_batch(trainer, train, validation, tracker, tasks)
+        else:
+            best = self._train_mini_batches(
+                trainer, gatherer, validation, tracker, tasks
+            )
+        if best is None:
+            return  # diverged: weights restored and reported
+        if validation is not None:
+            self.network_.restore(best)
+        self._print_best_epoch()
+        self._warn_if_no_progress(trainer)
+
+    def _train_mini_batches(self, trainer, gatherer, validation, tracker, tasks):
+        """The epoch loop of SGD and Adam; returns the best snapshot, or None."""
+        n_train = gatherer.y.shape[0]
         best = self.network_.snapshot()
-        for epoch in range(max_epochs):
+        for epoch in range(self.max_iter):
             tasks.begin_epoch()
             start = time.perf_counter()
             loss = self._run_epoch(trainer, gatherer, n_train)
             if trainer.diverged(loss):
                 self._recover_from_divergence(loss, trainer, best)
                 tasks.end_epoch()
-                return
+                return None
             if epoch == 0:
                 self.network_.check_grads_bound()
-            val_loss, score = self._validate(validation)
-            improved = tracker.update(loss if score is None else score)
-            seconds = time.perf_counter() - start
-            self._record_epoch(
-                loss, score, n_train, validation_loss=val_loss, seconds=seconds,
-                is_best=improved,
-            )  # fmt: skip
+            improved, stop = self._end_epoch(loss, start, n_train, validation, tracker)
             if improved:
                 best = self.network_.snapshot()
-            self._record_best(tracker)
-            stop = tasks.end_epoch()
-            if stop or tracker.no_improvement_count > self.n_iter_no_change:
-                break
-        else:
-            self._warn_not_converged(max_epochs)
-        if validation is not None:
-            self.network_.restore(best)
-        self._print_best_epoch()
-        self._warn_if_no_progress(trainer)
+            if tasks.end_epoch() or stop:
+                return best
+        self._warn_not_converged(self.max_iter)
+        return best
+
+    def _train_full_batch(self, trainer, train, validation, tracker, tasks):
+        """L-BFGS on all training rows; one iteration is one epoch."""
+        network, n_train = self.network_, train[1].shape[0]
+        best = [network.snapshot()]
+        started = [time.perf_counter()]
+
+        def objective(coef):
+            network.coef[...] = coef
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                loss, _ = trainer.loss_and_gradient(train)
+            return loss, network.grad.astype(np.float64)
+
+        def after_iteration(intermediate_result):
+            network.coef[...] = intermediate_result.x
+            loss = float(intermediate_result.fun)
+            improved, stop = self._end_epoch(
+                loss, started[0], n_train, validation, tracker
+            )
+            if improved:
+                best[0] = network.snapshot()
+            if tasks.end_epoch() or stop:
+                raise StopIteration
+            tasks.begin_epoch()
+            started[0] = time.perf_counter()
+
+        tasks.begin_epoch()
+        result = self.optimizer_.minimize(
+            objective, network.coef, self.max_iter, self.tol, after_iteration
+        )
+        network.coef[...] = result.x
+        if result.status == 1 and self.n_iter_ >= self.max_iter:
+            self._warn_not_converged(self.max_iter)
+        return best[0]
+
+    def _end_epoch(self, loss, start, n_train, validation, tracker):
+        """Validate, record and judge one epoch; returns ``(improved, stop)``."""
+        val_loss, score = self._validate(validation)
+        improved = tracker.update(loss if score is None else score)
+        seconds = time.perf_counter() - start
+        self._record_epoch(
+            loss, score, n_train, validation_loss=val_loss, seconds=seconds,
+            is_best=improved,
+        )  # fmt: skip
+        self._record_best(tracker)
+        return improved, tracker.no_improvement_count > self.n_iter_no_change
 
     def _split_validation(self, X, targets, sample_weight):
         """Hold out ``validation_fraction`` when early stopping."""

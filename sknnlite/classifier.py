@@ -15,6 +15,7 @@ from scipy.special import expit
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
 from sklearn.utils.multiclass import (
@@ -24,7 +25,7 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import column_or_1d
 
-from ._base import BaseNN
+from ._base import BaseNN, has_mini_batch_optimizer
 from .losses import SigmoidCrossEntropy, SoftmaxCrossEntropy, log_sigmoid, log_softmax
 
 __all__ = ["NNClassifier"]
@@ -178,6 +179,7 @@ class NNClassifier(ClassifierMixin, BaseNN):
         self.class_weight = class_weight
 
     # -------------------------------------------------------------- fitting
+    @available_if(has_mini_batch_optimizer)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train for one pass over ``X`` and ``y``.

@@ -7,24 +7,29 @@ and ``step(params, grads, learning_rate)`` updates ``params`` in place with a
 few vectorised operations.
 """
 
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
+from scipy.optimize import minimize
 from sklearn.utils._param_validation import Interval
 
 from ._config import Configurable
 
-__all__ = ["Optimizer", "SGD", "Adam", "OPTIMIZERS", "get_optimizer"]
+__all__ = ["Optimizer", "SGD", "Adam", "LBFGS", "OPTIMIZERS", "get_optimizer"]
 
 
 class Optimizer(Configurable):
-    """Base class of optimizers.
+    """Base class of mini-batch optimizers.
 
     Attributes
     ----------
     n_steps_ : int
         Number of updates made since ``initialize``.
     """
+
+    #: Whether the optimizer works on the whole data at once (no mini-batches,
+    #: no ``partial_fit``), like :class:`LBFGS`.
+    full_batch = False
 
     def initialize(self, params):
         """Allocate state for a flat parameter vector like ``params``."""
@@ -158,7 +163,82 @@ class Adam(Optimizer):
         params -= tmp
 
 
-OPTIMIZERS = {"adam": Adam, "sgd": SGD}
+class LBFGS(Optimizer):
+    """Limited-memory BFGS on the whole training set (SciPy's L-BFGS-B).
+
+    A quasi-Newton method: each iteration uses the exact gradient over all
+    the data, so there are no mini-batches, no learning rate and no
+    ``partial_fit``. It often converges fastest on small data sets. One
+    iteration counts as one epoch in ``n_iter_`` and ``loss_curve_``.
+
+    Parameters
+    ----------
+    max_fun : int, default=15000
+        Maximum number of loss and gradient evaluations.
+    max_corrections : int, default=10
+        Number of past updates kept to approximate the curvature.
+
+    Notes
+    -----
+    The estimator's ``max_iter`` bounds the iterations and its ``tol`` is
+    passed as SciPy's ``gtol``; training also stops after
+    ``n_iter_no_change`` iterations that improve the loss (or the validation
+    score, with early stopping) by less than ``tol``.
+    """
+
+    _parameter_constraints = {
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "max_corrections": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    full_batch = True
+
+    def __init__(self, max_fun=15000, max_corrections=10):
+        self.max_fun = max_fun
+        self.max_corrections = max_corrections
+
+    def step(self, params, grads, learning_rate):
+        raise TypeError("LBFGS works on the whole data set; use minimize().")
+
+    def minimize(self, objective, params, max_iter, tol, callback):
+        """Minimise ``objective`` from ``params``; returns SciPy's result.
+
+        Parameters
+        ----------
+        objective : callable
+            ``objective(params) -> (loss, gradient)`` on 1-D float64 arrays.
+        params : ndarray of shape (n_params,)
+            Starting point.
+        max_iter : int
+            Maximum number of iterations.
+        tol : float
+            Gradient tolerance (SciPy's ``gtol``).
+        callback : callable
+            Called after every iteration with SciPy's intermediate result;
+            it may raise ``StopIteration`` to stop.
+
+        Returns
+        -------
+        result : scipy.optimize.OptimizeResult
+        """
+        result = minimize(
+            objective,
+            np.asarray(params, dtype=np.float64),
+            jac=True,
+            method="L-BFGS-B",
+            callback=callback,
+            options={
+                "maxiter": max_iter,
+                "maxfun": self.max_fun,
+                "maxcor": self.max_corrections,
+                "gtol": tol,
+            },
+        )
+        self.n_steps_ += int(result.nit)
+        return result
+
+
+OPTIMIZERS = {"adam": Adam, "sgd": SGD, "lbfgs": LBFGS}
 
 
 def get_optimizer(optimizer):

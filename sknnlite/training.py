@@ -137,6 +137,18 @@ class Trainer:
         The L2 penalty ``alpha / 2 * ||W||^2`` is divided by the batch weight,
         like the data loss, so their balance does not depend on batch size.
         """
+        value, batch_weight = self.loss_and_gradient(batch)
+        if batch_weight > 0:
+            network = self.network
+            self.optimizer.step(network.coef, network.grad, self.learning_rate)
+        return value, batch_weight
+
+    def loss_and_gradient(self, batch):
+        """Loss (L2 penalty included) on ``batch``; fills ``network.grad``.
+
+        Returns ``(loss, batch weight)``; a batch of zero weight is skipped
+        and gives ``(0.0, 0.0)``.
+        """
         x, y, weight = batch
         batch_weight = float(y.shape[0] if weight is None else weight.sum())
         if batch_weight <= 0:
@@ -149,7 +161,6 @@ class Trainer:
         network.backward(grad_output)
         if self.alpha:
             value += self._add_l2_penalty(self.alpha / batch_weight)
-        self.optimizer.step(network.coef, network.grad, self.learning_rate)
         return value, batch_weight
 
     def _add_l2_penalty(self, strength):

@@ -18,6 +18,7 @@ ESTIMATORS = [
     NNRegressor(),
     NNRegressor(layers=[Dense(16), Tanh(), Dense(8), Sigmoid(), Dense()]),
     NNRegressor(layers=[Dense(32), ReLU(), Dense()], optimizer=SGD(momentum=0.8)),
+    NNRegressor(layers=[Dense(16), Tanh(), Dense()], optimizer="lbfgs"),
     NNRegressor(layers=[Dense(16), BatchNorm(), ReLU(), Dense()], learning_rate=0.01),
     NNRegressor(
         layers=[Dense(16), BatchNorm(), ReLU(), Dropout(0.2), Dense()],

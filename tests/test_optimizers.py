@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
 
-from sknnlite import SGD, Adam
+from sknnlite import LBFGS, SGD, Adam
 from sknnlite.optimizers import get_optimizer
 
 
@@ -80,5 +80,26 @@ def test_optimizer_object_is_copied_not_shared():
 
 
 def test_unknown_optimizer_lists_valid_names():
-    with pytest.raises(ValueError, match=r"\['adam', 'sgd'\]"):
+    with pytest.raises(ValueError, match=r"\['adam', 'lbfgs', 'sgd'\]"):
         get_optimizer("rmsprop")
+
+
+def test_lbfgs_minimises_a_quadratic_using_numerical_gradients():
+    scales = np.array([1.0, 3.0, 0.5, 2.0])
+
+    def objective(x):
+        return float(np.sum(scales * (x - 1.0) ** 2))
+
+    def with_gradient(x):
+        return objective(x), _numeric_gradient(objective, x)
+
+    optimizer = LBFGS()
+    optimizer.initialize(np.zeros(4))
+    result = optimizer.minimize(with_gradient, np.zeros(4), 100, 1e-8, None)
+    np.testing.assert_allclose(result.x, np.ones(4), atol=1e-5)
+    assert optimizer.n_steps_ == result.nit > 0
+
+
+def test_lbfgs_has_no_mini_batch_step():
+    with pytest.raises(TypeError, match="whole data"):
+        LBFGS().step(np.zeros(2), np.zeros(2), 0.1)
