@@ -1,5 +1,7 @@
 """Out-of-core training through partial_fit: chunk order, memory, quality."""
 
+import subprocess
+import sys
 import tracemalloc
 
 import dask.array as da
@@ -63,6 +65,18 @@ def _on_disk(folder, X, y):
         del out
         arrays.append(np.load(path, mmap_mode="r"))
     return arrays
+
+
+def test_importing_sknnlite_imports_no_dask():
+    code = (
+        "import sys, sknnlite, sknnlite.streaming; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'dask', 'distributed', 'dask_ml'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]", result.stderr
 
 
 def test_every_row_once_per_epoch_with_chunk_order_reshuffled():
