@@ -32,7 +32,7 @@ __all__ = ["fit_chunks", "iter_chunks"]
     prefer_skip_nested_validation=True,
 )
 def iter_chunks(X, y, chunk_rows=None, *, sample_weight=None, random_state=None):
-    """Yield the chunks of one epoch, in random order, as in-memory arrays.
+    """The chunks of one epoch, in random order, each read into memory.
 
     Parameters
     ----------
@@ -50,11 +50,15 @@ def iter_chunks(X, y, chunk_rows=None, *, sample_weight=None, random_state=None)
         Seeds the chunk order. An int gives the same order at every call;
         pass a ``RandomState`` instance for a new order each epoch.
 
-    Yields
-    ------
-    X_chunk : ndarray, sparse matrix or DataFrame of shape (n_chunk_rows, n_features)
-    y_chunk : ndarray of shape (n_chunk_rows,) or (n_chunk_rows, n_outputs)
-    sample_weight_chunk : ndarray of shape (n_chunk_rows,) or None
+    Returns
+    -------
+    chunks : iterator of tuple
+        ``(X_chunk, y_chunk, sample_weight_chunk)`` for every chunk, each
+        read when the iterator reaches it: ``X_chunk`` of shape
+        ``(n_chunk_rows, n_features)`` (an ndarray, a sparse matrix or a
+        DataFrame), ``y_chunk`` of shape ``(n_chunk_rows,)`` or
+        ``(n_chunk_rows, n_outputs)``, ``sample_weight_chunk`` of shape
+        ``(n_chunk_rows,)`` or None. Bad arguments raise at the call.
 
     Examples
     --------
@@ -66,7 +70,7 @@ def iter_chunks(X, y, chunk_rows=None, *, sample_weight=None, random_state=None)
     """
     bounds = _chunk_bounds(X, y, sample_weight, chunk_rows)
     order = _make_generator(random_state).permutation(len(bounds))
-    yield from _read_chunks((X, y, sample_weight), bounds, order)
+    return _read_chunks((X, y, sample_weight), bounds, order)
 
 
 @validate_params(

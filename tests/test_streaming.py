@@ -142,6 +142,12 @@ def test_bad_arguments_are_named(kwargs, message):
         fit_chunks(**arguments)
 
 
+def test_iter_chunks_checks_its_arguments_at_the_call():
+    X, y = _id_data(10)
+    with pytest.raises(ValueError, match="chunk_rows=None takes the chunks"):
+        iter_chunks(X, y)
+
+
 def test_counters_are_those_of_partial_fit():
     X, y = make_friedman1(n_samples=250, random_state=0)
     model = fit_chunks(_model(), X, y, chunk_rows=100, n_epochs=2, random_state=0)
