@@ -129,6 +129,20 @@ class Layer(Configurable):
             setattr(self, name, buffer)
         return buffer[: shape[0]]
 
+    def constant(self, name, shape, dtype, value):
+        """Return a reusable read-only buffer of ``shape`` filled with ``value``."""
+        buffer = self.__dict__.get(name)
+        if (
+            buffer is None
+            or buffer.shape[0] < shape[0]
+            or buffer.shape[1:] != tuple(shape[1:])
+            or buffer.dtype != dtype
+        ):
+            buffer = np.full(shape, value, dtype=dtype)
+            buffer.flags.writeable = False
+            setattr(self, name, buffer)
+        return buffer[: shape[0]]
+
     def __getstate__(self):
         state = self.__dict__.copy()
         for key in list(state):
@@ -216,7 +230,8 @@ class Dense(Layer):
             np.matmul(x.T, grad_out, out=self.grads["W"])
         if self.use_bias:
             # A matrix-vector product with ones sums the rows faster than sum().
-            np.matmul(self._ones(grad_out.shape[0]), grad_out, out=self.grads["b"])
+            ones = self.constant("_ones", grad_out.shape[:1], grad_out.dtype, 1)
+            np.matmul(ones, grad_out, out=self.grads["b"])
         if self.skip_input_grad:
             return None
         return self._input_grad(grad_out)
@@ -234,11 +249,3 @@ class Dense(Layer):
         weights_t = self.scratch("_weights_t", weights.T.shape, weights.dtype)
         np.copyto(weights_t, weights.T)
         return np.matmul(grad_out, weights_t, out=grad_in)
-
-    def _ones(self, n_samples):
-        """A reused vector of ``n_samples`` ones in the parameters' dtype."""
-        ones = self.__dict__.get("_ones_buf")
-        dtype = self.params["W"].dtype
-        if ones is None or ones.shape[0] < n_samples or ones.dtype != dtype:
-            ones = self._ones_buf = np.ones(n_samples, dtype=dtype)
-        return ones[:n_samples]
