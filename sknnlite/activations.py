@@ -50,23 +50,18 @@ class ReLU(Activation):
 
     Notes
     -----
-    The derivative is 1 where the input is positive and 0 elsewhere. In
-    training, ``forward`` computes that mask once, in the floating dtype, and
-    multiplies by it both for the output and in ``backward``: this is faster
-    than ``maximum`` plus multiplying by a boolean mask.
+    The derivative is 1 where the input is positive and 0 elsewhere.
+    ``forward`` keeps that mask in the floating dtype: ``backward`` then
+    multiplies by it about twice as fast as by a boolean mask.
     """
 
     preferred_init = "he_uniform"
 
-    def forward(self, x, training=False):
-        if not training:
-            return super().forward(x)
+    def _remember(self, x, out):
         positive = self.scratch("_positive_buf", x.shape, bool)
         np.greater(x, 0, out=positive)
         self._mask = self.scratch("_mask_buf", x.shape, x.dtype)
         np.copyto(self._mask, positive)
-        out = self.scratch("_out", x.shape, x.dtype)
-        return np.multiply(x, self._mask, out=out)
 
     def _apply(self, x, out):
         # NumPy's maximum is several times faster against an array than a scalar.
