@@ -88,7 +88,7 @@ def time_fit(model, X, y, epochs):
         return (time.perf_counter() - start) / epochs
 
 
-def rows_per_second(models, X, repeats=7):
+def rows_per_second(models, X, repeats=20):
     """Best-of-``repeats`` prediction throughput on ``X``, models taking turns."""
     best = dict.fromkeys(models, np.inf)
     for _ in range(repeats):
