@@ -58,10 +58,8 @@ class ReLU(Activation):
     preferred_init = "he_uniform"
 
     def _remember(self, x, out):
-        positive = self.scratch("_positive_buf", x.shape, bool)
-        np.greater(x, 0, out=positive)
         self._mask = self.scratch("_mask_buf", x.shape, x.dtype)
-        np.copyto(self._mask, positive)
+        np.greater(x, 0, out=self._mask)
 
     def _apply(self, x, out):
         # NumPy's maximum is several times faster against an array than a scalar.
