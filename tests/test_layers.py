@@ -69,6 +69,17 @@ def test_softplus_is_stable_for_large_inputs():
     np.testing.assert_allclose(grad, [[0.0, 1.0]])
 
 
+def test_relu_matches_maximum_and_zeroes_the_gradient_where_not_positive():
+    layer = ReLU()
+    build_layer(layer, 4, np.random.default_rng(0), np.float64)
+    x = np.array([[-np.inf, -2.0, 0.0, 3.0], [1e-300, -1e-300, 5.0, -0.5]])
+    expected = np.maximum(x, 0)
+    np.testing.assert_array_equal(layer.forward(x, training=False), expected)
+    np.testing.assert_array_equal(layer.forward(x, training=True), expected)
+    grad = layer.backward(np.full(x.shape, 2.0))
+    np.testing.assert_array_equal(grad, np.where(x > 0, 2.0, 0.0))
+
+
 @pytest.mark.parametrize(
     "layer, text",
     [
@@ -109,14 +120,3 @@ def test_pickled_layer_drops_scratch_buffers_but_keeps_params():
 def test_unknown_initialiser_lists_valid_names():
     with pytest.raises(ValueError, match="he_uniform"):
         build_layer(Dense(3, init="bogus"), 2, np.random.default_rng(0), np.float64)
-
-
-def test_relu_matches_maximum_and_zeroes_the_gradient_where_not_positive():
-    layer = ReLU()
-    build_layer(layer, 4, np.random.default_rng(0), np.float64)
-    x = np.array([[-np.inf, -2.0, 0.0, 3.0], [1e-300, -1e-300, 5.0, -0.5]])
-    expected = np.maximum(x, 0)
-    np.testing.assert_array_equal(layer.forward(x, training=False), expected)
-    np.testing.assert_array_equal(layer.forward(x, training=True), expected)
-    grad = layer.backward(np.full(x.shape, 2.0))
-    np.testing.assert_array_equal(grad, np.where(x > 0, 2.0, 0.0))
