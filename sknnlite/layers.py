@@ -160,6 +160,22 @@ class Layer(Configurable):
 
     def scratch(self, name, shape, dtype):
         """Return a reusable buffer of ``shape``, grown only when needed."""
+        shape = tuple(shape)
+        buffer = self.__dict__.get(name)
+        if buffer is not None and buffer.shape == shape and buffer.dtype == dtype:
+            return buffer  # the common case, checked first: it runs every batch
+        if (
+            buffer is None
+            or buffer.shape[0] < shape[0]
+            or buffer.shape[1:] != shape[1:]
+            or buffer.dtype != dtype
+        ):
+            buffer = np.empty(shape, dtype=dtype)
+            setattr(self, name, buffer)
+        return buffer[: shape[0]]
+
+    def constant(self, name, shape, dtype, value):
+        """Return a reusable read-only buffer of ``shape`` filled with ``value``."""
         buffer = self.__dict__.get(name)
         if (
             buffer is None
@@ -167,7 +183,8 @@ class Layer(Configurable):
             or buffer.shape[1:] != tuple(shape[1:])
             or buffer.dtype != dtype
         ):
-            buffer = np.empty(shape, dtype=dtype)
+            buffer = np.full(shape, value, dtype=dtype)
+            buffer.flags.writeable = False
             setattr(self, name, buffer)
         return buffer[: shape[0]]
 
@@ -241,7 +258,7 @@ class Dense(Layer):
         if training:
             self._x = x
         weights = self.params["W"]
-        if sparse.issparse(x):
+        if not isinstance(x, np.ndarray) and sparse.issparse(x):
             out = np.asarray(x @ weights)
         else:
             out = self.scratch("_out", (x.shape[0], self.units), weights.dtype)
@@ -252,16 +269,28 @@ class Dense(Layer):
 
     def backward(self, grad_out):
         x = self._x
-        if sparse.issparse(x):
+        if not isinstance(x, np.ndarray) and sparse.issparse(x):
             self.grads["W"][...] = x.T @ grad_out
         else:
             np.matmul(x.T, grad_out, out=self.grads["W"])
         if self.use_bias:
-            np.sum(grad_out, axis=0, out=self.grads["b"])
+            # A matrix-vector product with ones sums the rows faster than sum().
+            ones = self.constant("_ones", grad_out.shape[:1], grad_out.dtype, 1)
+            np.matmul(ones, grad_out, out=self.grads["b"])
         if self.skip_input_grad:
             return None
+        return self._input_grad(grad_out)
+
+    def _input_grad(self, grad_out):
+        """``grad_out @ W.T``, computed the fastest way for the width."""
         weights = self.params["W"]
         grad_in = self.scratch(
             "_grad_in", (grad_out.shape[0], weights.shape[0]), weights.dtype
         )
-        return np.matmul(grad_out, weights.T, out=grad_in)
+        if weights.shape[1] == 1:
+            # An outer product: broadcasting beats a rank-1 matrix product.
+            return np.multiply(grad_out, weights.T, out=grad_in)
+        # BLAS is faster on a contiguous W.T than on the transposed view.
+        weights_t = self.scratch("_weights_t", weights.T.shape, weights.dtype)
+        np.copyto(weights_t, weights.T)
+        return np.matmul(grad_out, weights_t, out=grad_in)

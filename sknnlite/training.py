@@ -62,11 +62,11 @@ class BatchGatherer:
         if self._x_buf is None:
             x = self.X[index]
         else:
-            x = np.take(self.X, index, axis=0, out=self._x_buf[:n])
-        y = np.take(self.y, index, axis=0, out=self._y_buf[:n])
+            x = self.X.take(index, axis=0, out=self._x_buf[:n])
+        y = self.y.take(index, axis=0, out=self._y_buf[:n])
         weight = None
         if self._w_buf is not None:
-            weight = np.take(self.sample_weight, index, out=self._w_buf[:n])
+            weight = self.sample_weight.take(index, out=self._w_buf[:n])
         return x, y, weight
 
 
@@ -167,7 +167,11 @@ class Trainer:
         """Add ``strength * W`` to the penalised gradients; return the penalty."""
         network = self.network
         decayed = network.coef[: network.n_decay]
-        network.grad[: network.n_decay] += network.dtype.type(strength) * decayed
+        buffer = self.__dict__.get("_penalty_grad")
+        if buffer is None or buffer.shape != decayed.shape:
+            buffer = self._penalty_grad = np.empty_like(decayed)
+        np.multiply(decayed, network.dtype.type(strength), out=buffer)
+        network.grad[: network.n_decay] += buffer
         return 0.5 * strength * float(np.dot(decayed, decayed))
 
 

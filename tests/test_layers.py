@@ -29,6 +29,7 @@ from sknnlite.testing import check_layer_gradients
 
 LAYERS = [
     Dense(3),
+    Dense(1),
     Dense(2, use_bias=False),
     Dense(3, init="he_normal"),
     ReLU(),
@@ -92,6 +93,17 @@ def test_softplus_is_stable_for_large_inputs():
         grad = layer.backward(np.ones((1, 2)))
     np.testing.assert_allclose(out, [[0.0, 1000.0]])
     np.testing.assert_allclose(grad, [[0.0, 1.0]])
+
+
+def test_relu_matches_maximum_and_zeroes_the_gradient_where_not_positive():
+    layer = ReLU()
+    build_layer(layer, 4, np.random.default_rng(0), np.float64)
+    x = np.array([[-np.inf, -2.0, 0.0, 3.0], [1e-300, -1e-300, 5.0, -0.5]])
+    expected = np.maximum(x, 0)
+    np.testing.assert_array_equal(layer.forward(x, training=False), expected)
+    np.testing.assert_array_equal(layer.forward(x, training=True), expected)
+    grad = layer.backward(np.full(x.shape, 2.0))
+    np.testing.assert_array_equal(grad, np.where(x > 0, 2.0, 0.0))
 
 
 @pytest.mark.parametrize(

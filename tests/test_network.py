@@ -57,6 +57,19 @@ def test_whole_network_gradient(alpha):
     assert len(report.errors) == 8
 
 
+@pytest.mark.parametrize("alpha", [0.0, 0.3])
+def test_relu_network_with_one_output_gradient(alpha):
+    # The fast paths: ReLU's float mask, Dense's contiguous W.T and ones-vector
+    # bias gradient, and the broadcast input gradient of a one-unit Dense.
+    rng = np.random.default_rng(2)
+    layers = [Dense(5), ReLU(), Dense(4), ReLU(), Dense()]
+    net = _network(layers, n_inputs=3, n_targets=1)
+    X, y = rng.normal(size=(9, 3)), rng.normal(size=(9, 1))
+    report = check_network_gradients(net, SquaredError(), X, y, None, alpha=alpha)
+    report.raise_if_wrong()
+    assert len(report.errors) == 6 and net.layers[-1].params["W"].shape == (4, 1)
+
+
 def test_gradient_check_names_a_wrong_layer():
     class BadScale(Layer):
         def build(self, n_inputs, rng, dtype):
