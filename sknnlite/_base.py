@@ -274,6 +274,7 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
         before = self.network_.snapshot()
         tasks.begin_epoch()
         start = time.perf_counter()
+        self._schedule_learning_rate(trainer)
         loss = self._run_epoch(trainer, gatherer, n_train)
         if trainer.diverged(loss):
             self._recover_from_divergence(loss, trainer, before)
@@ -426,6 +427,7 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
         for epoch in range(self.max_iter):
             tasks.begin_epoch()
             start = time.perf_counter()
+            self._schedule_learning_rate(trainer)
             loss = self._run_epoch(trainer, gatherer, n_train)
             if trainer.diverged(loss):
                 self._recover_from_divergence(loss, trainer, best)
@@ -436,10 +438,31 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
             improved, stop = self._end_epoch(loss, start, n_train, validation, tracker)
             if improved:
                 best = self.network_.snapshot()
+            if stop:
+                stop = not self._reduce_learning_rate(trainer, tracker)
             if tasks.end_epoch() or stop:
                 return best
         self._warn_not_converged(self.max_iter)
         return best
+
+    def _schedule_learning_rate(self, trainer):
+        """Let the optimizer's schedule set the rate of the coming epoch."""
+        trainer.learning_rate = self.optimizer_.epoch_learning_rate(
+            self.learning_rate, trainer.learning_rate, self.t_
+        )
+
+    def _reduce_learning_rate(self, trainer, tracker):
+        """On a plateau, lower the rate if the schedule allows; True if it did."""
+        reduced = self.optimizer_.reduce_on_plateau(trainer.learning_rate)
+        if reduced is None:
+            return False
+        if self.verbose:
+            print(
+                f"No progress: learning rate {trainer.learning_rate:g} -> {reduced:g}"
+            )
+        trainer.learning_rate = reduced
+        tracker.no_improvement_count = 0
+        return True
 
     def _train_full_batch(self, trainer, train, validation, tracker, tasks):
         """L-BFGS on all training rows; one iteration is one epoch."""

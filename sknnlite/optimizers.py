@@ -11,7 +11,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy.optimize import minimize
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._config import Configurable
 
@@ -35,6 +35,24 @@ class Optimizer(Configurable):
         """Allocate state for a flat parameter vector like ``params``."""
         self.n_steps_ = 0
         self._tmp = np.empty_like(params)
+
+    def epoch_learning_rate(self, base, current, samples_seen):
+        """Learning rate for the next epoch (default: keep ``current``).
+
+        Parameters
+        ----------
+        base : float
+            The estimator's ``learning_rate``.
+        current : float
+            The rate used so far.
+        samples_seen : int
+            Training samples seen before this epoch (the estimator's ``t_``).
+        """
+        return current
+
+    def reduce_on_plateau(self, current):
+        """A smaller learning rate when progress stalls, or None to stop."""
+        return None
 
     def step(self, params, grads, learning_rate):
         """Update ``params`` in place from ``grads``.
@@ -72,6 +90,15 @@ class SGD(Optimizer):
         Momentum in ``[0, 1]``; 0 gives plain gradient descent.
     nesterov : bool, default=True
         Use Nesterov's momentum.
+    schedule : {"constant", "invscaling", "adaptive"}, default="constant"
+        How the learning rate changes, as in scikit-learn's MLP:
+        ``"constant"`` keeps it; ``"invscaling"`` uses
+        ``learning_rate / (t + 1) ** power_t`` in each epoch, ``t`` being the
+        training samples seen so far; ``"adaptive"`` keeps it while training
+        improves and divides it by 5 each time the stopping rule would stop,
+        stopping only once it would fall below 1e-6.
+    power_t : float, default=0.5
+        Exponent of ``"invscaling"``.
 
     Notes
     -----
@@ -82,11 +109,25 @@ class SGD(Optimizer):
     _parameter_constraints = {
         "momentum": [Interval(Real, 0, 1, closed="both")],
         "nesterov": ["boolean"],
+        "schedule": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "power_t": [Interval(Real, 0, None, closed="left")],
     }
 
-    def __init__(self, momentum=0.9, nesterov=True):
+    def __init__(self, momentum=0.9, nesterov=True, schedule="constant", power_t=0.5):
         self.momentum = momentum
         self.nesterov = nesterov
+        self.schedule = schedule
+        self.power_t = power_t
+
+    def epoch_learning_rate(self, base, current, samples_seen):
+        if self.schedule == "invscaling":
+            return base / (samples_seen + 1) ** self.power_t
+        return current
+
+    def reduce_on_plateau(self, current):
+        if self.schedule == "adaptive" and current / 5 >= 1e-6:
+            return current / 5
+        return None
 
     def initialize(self, params):
         super().initialize(params)

@@ -103,3 +103,15 @@ def test_lbfgs_minimises_a_quadratic_using_numerical_gradients():
 def test_lbfgs_has_no_mini_batch_step():
     with pytest.raises(TypeError, match="whole data"):
         LBFGS().step(np.zeros(2), np.zeros(2), 0.1)
+
+
+def test_sgd_schedules_follow_scikit_learn():
+    constant, inverse, adaptive = (
+        SGD(schedule=name) for name in ("constant", "invscaling", "adaptive")
+    )
+    assert constant.epoch_learning_rate(0.1, 0.1, 99) == 0.1
+    assert inverse.epoch_learning_rate(0.1, 0.1, 99) == pytest.approx(0.01)
+    assert adaptive.epoch_learning_rate(0.1, 0.02, 99) == 0.02
+    assert adaptive.reduce_on_plateau(0.1) == pytest.approx(0.02)
+    assert adaptive.reduce_on_plateau(4e-6) is None
+    assert constant.reduce_on_plateau(0.1) is None

@@ -320,3 +320,27 @@ def test_partial_fit_refuses_a_change_in_features(friedman):
 def test_bad_settings_are_refused_by_name(params, message):
     with pytest.raises((ValueError, TypeError), match=message):
         NNRegressor(**params).fit(np.ones((5, 2)), np.ones(5))
+
+
+def test_adaptive_sgd_lowers_the_rate_instead_of_stopping(friedman, capsys):
+    X, y = friedman
+    common = dict(optimizer=SGD(schedule="adaptive"), tol=0.05, n_iter_no_change=2)
+    adaptive = _small(max_iter=100, verbose=True, **common).fit(X, y)
+    constant = _small(max_iter=100, tol=0.05, n_iter_no_change=2).fit(X, y)
+    assert "learning rate 0.01 -> 0.002" in capsys.readouterr().out
+    assert adaptive.n_iter_ > constant.n_iter_
+
+
+def test_invscaling_sgd_decays_the_rate_by_samples_seen(friedman):
+    X, y = friedman
+    plain = dict(momentum=0.0, nesterov=False)
+    settings = dict(batch_size=len(y), shuffle=False, max_iter=1, learning_rate=0.5)
+    scheduled = _small(**settings, optimizer=SGD(schedule="invscaling", **plain))
+    by_hand = _small(**settings, optimizer=SGD(**plain), warm_start=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        scheduled.set_params(max_iter=3).fit(X, y)
+        for epoch in range(3):  # one full-batch step per epoch
+            by_hand.set_params(learning_rate=0.5 / (epoch * len(y) + 1) ** 0.5)
+            by_hand.fit(X, y)
+    np.testing.assert_allclose(scheduled.network_.coef, by_hand.network_.coef)
