@@ -58,6 +58,50 @@ def _show_training(X, y, path):
     print(f"Loss curves saved to {path}")
 
 
+def _compare_with_mlp(X, y, cv):
+    """Print NNRegressor's and MLPRegressor's R² on the same folds; return ours."""
+    ours = make_pipeline(
+        StandardScaler(),
+        NNRegressor([Dense(100), ReLU(), Dense()], max_iter=200, random_state=0),
+    )
+    mlp = make_pipeline(
+        StandardScaler(),
+        MLPRegressor(hidden_layer_sizes=(100,), max_iter=200, random_state=0),
+    )
+    rows = [
+        ("NNRegressor [Dense(100), ReLU(), Dense()]", ours),
+        ("MLPRegressor(hidden_layer_sizes=(100,))", mlp),
+        (
+            "MLPRegressor, standardised target",
+            TransformedTargetRegressor(mlp, transformer=StandardScaler()),
+        ),
+    ]
+    for name, model in rows:
+        mean, std, seconds = _cv_scores(model, X, y, cv)
+        print(f"{name:<44} R² = {mean:6.3f} ± {std:.3f}  ({seconds:.1f} s)")
+    return ours
+
+
+def _search_architectures(pipeline, X, y, cv):
+    """Grid-search two stacks and two L2 strengths and print every score."""
+    grid = {
+        "nnregressor__layers": [
+            [Dense(64), ReLU(), Dense()],
+            [Dense(32), Tanh(), Dense(32), Tanh(), Dense()],
+        ],
+        "nnregressor__alpha": [1e-4, 1.0],
+    }
+    search = GridSearchCV(pipeline, grid, cv=cv).fit(X, y)
+    print("\nGridSearchCV over two architectures and two L2 strengths:")
+    for params, score in zip(
+        search.cv_results_["params"],
+        search.cv_results_["mean_test_score"],
+        strict=True,
+    ):
+        print(f"  R² = {score:6.3f}  {params}")
+    print(f"best: {search.best_params_}")
+
+
 def main(argv=None):
     """Run the demo and print the results."""
     parser = argparse.ArgumentParser(prog="python -m sknnlite", description=__doc__)
@@ -74,45 +118,10 @@ def main(argv=None):
         f"sknnlite {__version__}: diabetes data, {X.shape[0]} rows x "
         f"{X.shape[1]} features, 5-fold CV, R² (higher is better)\n"
     )
-    ours = make_pipeline(
-        StandardScaler(),
-        NNRegressor([Dense(100), ReLU(), Dense()], max_iter=200, random_state=0),
-    )
-    mlp = make_pipeline(
-        StandardScaler(),
-        MLPRegressor(hidden_layer_sizes=(100,), max_iter=200, random_state=0),
-    )
-    mlp_scaled = TransformedTargetRegressor(mlp, transformer=StandardScaler())
-    rows = [
-        ("NNRegressor [Dense(100), ReLU(), Dense()]", ours),
-        ("MLPRegressor(hidden_layer_sizes=(100,))", mlp),
-        ("MLPRegressor, standardised target", mlp_scaled),
-    ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        for name, model in rows:
-            mean, std, seconds = _cv_scores(model, X, y, cv)
-            print(f"{name:<44} R² = {mean:6.3f} ± {std:.3f}  ({seconds:.1f} s)")
-        search = GridSearchCV(
-            ours,
-            {
-                "nnregressor__layers": [
-                    [Dense(64), ReLU(), Dense()],
-                    [Dense(32), Tanh(), Dense(32), Tanh(), Dense()],
-                ],
-                "nnregressor__alpha": [1e-4, 1.0],
-            },
-            cv=cv,
-        )
-        search.fit(X, y)
-    print("\nGridSearchCV over two architectures and two L2 strengths:")
-    for params, score in zip(
-        search.cv_results_["params"],
-        search.cv_results_["mean_test_score"],
-        strict=True,
-    ):
-        print(f"  R² = {score:6.3f}  {params}")
-    print(f"best: {search.best_params_}")
+        ours = _compare_with_mlp(X, y, cv)
+        _search_architectures(ours, X, y, cv)
     _show_training(X, y, args.loss_curve)
 
 
