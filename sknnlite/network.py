@@ -185,11 +185,25 @@ def check_layers(layers):
     """Raise ``TypeError`` naming the first element of ``layers`` not a Layer."""
     for index, layer in enumerate(layers):
         if not isinstance(layer, Layer):
-            raise TypeError(
-                f"layers[{index}] is a {type(layer).__name__} ({layer!r}), not a "
-                "Layer. Every element of layers must be a sknnlite layer such as "
-                "Dense(64) or ReLU()."
-            )
+            raise TypeError(f"layers[{index}] is {_describe_non_layer(layer)}")
+
+
+def _describe_non_layer(value):
+    """What ``value`` is, and what to write instead, for the error message."""
+    if isinstance(value, type) and issubclass(value, Layer):
+        return (
+            f"the class {value.__name__}, not a layer: write {value.__name__}() "
+            "with parentheses."
+        )
+    hint = (
+        "Every element of layers must be a sknnlite layer such as Dense(64) or ReLU()."
+    )
+    if isinstance(value, int):
+        hint += (
+            f" For a hidden layer of {value} units as in MLPRegressor's "
+            f"hidden_layer_sizes, write Dense({value}), ReLU()."
+        )
+    return f"a {type(value).__name__} ({value!r}), not a Layer. {hint}"
 
 
 def _resolve_auto_settings(layers, n_targets):

@@ -163,3 +163,15 @@ def test_early_stopping_with_too_few_samples_is_refused():
     X = np.arange(10.0).reshape(5, 2)
     with pytest.raises(ValueError, match="validation_fraction=0.1 leaves 1"):
         NNRegressor(early_stopping=True).fit(X, np.arange(5.0))
+
+
+@pytest.mark.parametrize(
+    "layers, message",
+    [
+        ([Dense, ReLU, Dense], r"layers\[0\] is the class Dense.*Dense\(\) with paren"),
+        ((64, 64), r"layers\[0\] is a int \(64\).*write Dense\(64\), ReLU\(\)"),
+    ],
+)
+def test_common_layer_mistakes_get_a_fix(layers, message):
+    with pytest.raises(TypeError, match=message):
+        NNRegressor(layers=layers).fit(np.ones((4, 2)), np.ones(4))
