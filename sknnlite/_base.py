@@ -606,6 +606,21 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
         )
 
     # ------------------------------------------------------------ reporting
+    @property
+    def coefs_(self):
+        """Weight matrices ``W`` of the layers that have one, as in MLPRegressor.
+
+        Views into the flat parameter vector, first layer first.
+        """
+        check_is_fitted(self)
+        return [layer.params["W"] for layer in self.layers_ if "W" in layer.params]
+
+    @property
+    def intercepts_(self):
+        """Bias vectors ``b`` of the layers that have one, as in MLPRegressor."""
+        check_is_fitted(self)
+        return [layer.params["b"] for layer in self.layers_ if "b" in layer.params]
+
     def summary(self):
         """Describe the fitted network: each layer, its output width and size.
 

@@ -344,3 +344,15 @@ def test_invscaling_sgd_decays_the_rate_by_samples_seen(friedman):
             by_hand.set_params(learning_rate=0.5 / (epoch * len(y) + 1) ** 0.5)
             by_hand.fit(X, y)
     np.testing.assert_allclose(scheduled.network_.coef, by_hand.network_.coef)
+
+
+def test_coefs_and_intercepts_match_mlp_layout(friedman):
+    X, y = friedman
+    model = NNRegressor([Dense(8), ReLU(), Dense(4, use_bias=False), Tanh(), Dense()])
+    assert not hasattr(model, "coefs_")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.set_params(max_iter=2).fit(X, y)
+    assert [w.shape for w in model.coefs_] == [(10, 8), (8, 4), (4, 1)]
+    assert [b.shape for b in model.intercepts_] == [(8,), (1,)]
+    assert np.shares_memory(model.coefs_[0], model.network_.coef)
