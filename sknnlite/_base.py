@@ -38,7 +38,7 @@ from .training import BatchGatherer, ImprovementTracker, Trainer
 __all__ = ["BaseNN", "default_layers"]
 
 #: Rows forwarded at once by ``predict``; bounds its extra memory.
-PREDICT_CHUNK_ROWS = 4096
+PREDICT_CHUNK_ROWS = 2048
 
 
 def default_layers():

@@ -115,8 +115,12 @@ class Network:
         (such as ``BatchNorm``); while training, layers with
         ``uses_row_keys`` (such as ``Dropout``) get one key per input row.
         """
+        if not training:  # no layer needs weights or keys at inference
+            for layer in self.layers:
+                x = layer.forward(x, training=False)
+            return x
         row_keys = None
-        if training and self.row_projection_ is not None:
+        if self.row_projection_ is not None:
             row_keys = _hashing.row_keys(x, self.row_projection_)
         for layer in self.layers:
             extra = {}
@@ -143,7 +147,7 @@ class Network:
                         f"gradients in place: self.grads[{name!r}][...] = value."
                     )
 
-    def predict(self, x, chunk_rows=4096):
+    def predict(self, x, chunk_rows=2048):
         """Forward ``x`` in chunks of ``chunk_rows`` rows; returns a new array."""
         n_samples = x.shape[0]
         out = np.empty((n_samples, self.n_outputs), dtype=self.dtype)
