@@ -336,10 +336,8 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
         self.n_iter_ = 0
         self.t_ = 0
         self.loss_curve_ = []
-        self.best_loss_ = None if self.early_stopping else np.inf
-        self.validation_scores_ = [] if self.early_stopping else None
-        self.validation_loss_curve_ = [] if self.early_stopping else None
-        self.best_validation_score_ = -np.inf if self.early_stopping else None
+        self.validation_scores_ = self.validation_loss_curve_ = None
+        self._start_best_tracking(self.early_stopping)
 
     def _run_epoch(self, trainer, gatherer, n_train):
         """Shuffle and train one epoch, with NumPy's float warnings silenced.
@@ -400,8 +398,19 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
         )
         return gatherer, trainer
 
+    def _start_best_tracking(self, early_stopping):
+        """Reset the best values for a fit; start validation histories if needed.
+
+        A warm start may switch ``early_stopping`` on or off between fits.
+        """
+        self.best_loss_ = None if early_stopping else np.inf
+        self.best_validation_score_ = -np.inf if early_stopping else None
+        if early_stopping and self.validation_scores_ is None:
+            self.validation_scores_, self.validation_loss_curve_ = [], []
+
     def _train(self, X, targets, sample_weight, max_epochs, tasks):
         """Run epochs until converged, stopped early, diverged or at ``max_epochs``."""
+        self._start_best_tracking(self.early_stopping)
         train, validation = self._split_validation(X, targets, sample_weight)
         gatherer, trainer = self._make_trainer(train)
         tracker = ImprovementTracker(self.tol, use_score=validation is not None)

@@ -356,3 +356,16 @@ def test_coefs_and_intercepts_match_mlp_layout(friedman):
     assert [w.shape for w in model.coefs_] == [(10, 8), (8, 4), (4, 1)]
     assert [b.shape for b in model.intercepts_] == [(8,), (1,)]
     assert np.shares_memory(model.coefs_[0], model.network_.coef)
+
+
+def test_warm_start_may_switch_early_stopping_on_and_off(friedman):
+    X, y = friedman
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = _small(max_iter=3, warm_start=True).fit(X, y)
+        model.set_params(early_stopping=True).fit(X, y)
+        assert len(model.validation_scores_) == 3 and model.best_loss_ is None
+        assert model.best_validation_score_ == max(model.validation_scores_)
+        model.set_params(early_stopping=False).fit(X, y)
+    assert model.best_loss_ == min(model.loss_curve_[-3:])
+    assert model.best_validation_score_ is None and model.n_iter_ == 9
