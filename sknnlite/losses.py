@@ -2,9 +2,11 @@
 
 A loss compares targets ``y`` with network outputs ``y_pred`` (both of shape
 ``(n_samples, n_outputs)``) and reduces to one number: the weighted mean
-over samples of the per-sample loss, itself averaged over outputs. Sample
-weights are normalised by their sum, so integer weights equal repeated rows
-and zero weights equal dropped rows.
+over samples of the per-sample loss. The regression losses average a sample's
+loss over its outputs; the classification losses (cross-entropies) sum it
+over classes or labels, as a log-likelihood does. Sample weights are
+normalised by their sum, so integer weights equal repeated rows and zero
+weights equal dropped rows.
 
 A loss also tells the regressor how to treat targets: whether it may train
 on a standardised target (:attr:`Loss.standardize_target`), which targets
