@@ -123,12 +123,11 @@ class Network:
         if self.row_projection_ is not None:
             row_keys = _hashing.row_keys(x, self.row_projection_)
         for layer in self.layers:
-            extra = {}
-            if layer.uses_sample_weight:
-                extra["sample_weight"] = sample_weight
-            if layer.uses_row_keys and row_keys is not None:
-                extra["row_keys"] = row_keys
-            x = layer.forward(x, training=training, **extra)
+            if layer.uses_sample_weight or layer.uses_row_keys:
+                extra = _batch_extras(layer, sample_weight, row_keys)
+                x = layer.forward(x, training=True, **extra)
+            else:  # the common case: no per-batch dict in the hot loop
+                x = layer.forward(x, training=True)
         return x
 
     def backward(self, grad_out):
@@ -183,6 +182,16 @@ class Network:
         self.__dict__.update(state)
         self.coef = None
         self._pack(copy_values=True)
+
+
+def _batch_extras(layer, sample_weight, row_keys):
+    """The keyword arguments a layer asked for with its ``uses_*`` flags."""
+    extra = {}
+    if layer.uses_sample_weight:
+        extra["sample_weight"] = sample_weight
+    if layer.uses_row_keys and row_keys is not None:
+        extra["row_keys"] = row_keys
+    return extra
 
 
 def check_layers(layers):
