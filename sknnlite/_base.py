@@ -1,39 +1,38 @@
 """What NNRegressor and NNClassifier share: parameters, fitting, predicting.
 
-The estimators translate between scikit-learn and the engine: they validate
-data, turn targets into arrays the loss understands (subclasses do that in
-``_encode_targets``), copy the template ``layers`` into a fitted
-:class:`~sknnlite.network.Network`, and drive the training loop.
+The estimators translate between scikit-learn and the engine. ``fit`` and
+``partial_fit`` read in the order things happen: validate the data and
+encode the targets (subclasses do that in ``_encode_targets``), build the
+network from the template ``layers`` on a new model, run one
+:class:`~sknnlite.training.TrainingLoop`, and copy what it recorded into the
+fitted attributes. Every training decision (batches, stopping, divergence,
+best weights) lives in the loop.
 """
 
-import copy
-import time
 import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context, clone
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._available_if import available_if
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
     validate_data,
 )
 
-from ._callbacks import CallbackSupportMixin, FitTasks
-from ._reporting import NetworkSummary, best_epoch_line, epoch_header, epoch_row
+from ._callbacks import CallbackHook, CallbackSupportMixin, FitTasks
+from ._reporting import EpochTable, NetworkSummary
 from ._version import __version__
 from .activations import ReLU
-from .exceptions import DivergenceWarning, SknnliteVersionWarning
+from .exceptions import SknnliteVersionWarning
 from .layers import Dense
 from .network import Network, check_layers
 from .optimizers import OPTIMIZERS, Optimizer, get_optimizer
-from .training import BatchGatherer, ImprovementTracker, Trainer
+from .training import History, LoopSettings, TrainingLoop
 
 __all__ = ["BaseNN", "default_layers"]
 
@@ -77,7 +76,10 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
         ],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
         "shuffle": ["boolean"],
         "random_state": ["random_state"],
         "warm_start": ["boolean"],
@@ -194,7 +196,8 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
 
         Trains fresh copies of ``layers`` (or, with ``warm_start=True`` on a
         fitted model, continues from the current weights and optimizer
-        state) for up to ``max_iter`` epochs.
+        state) for up to ``max_iter`` epochs; see the README's "Training"
+        section for the stopping, divergence and best-weights rules.
 
         Parameters
         ----------
@@ -208,14 +211,23 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
         Returns
         -------
         self : estimator instance
+
+        Raises
+        ------
+        ValueError
+            On invalid data or settings, or when a new model diverges before
+            finishing one epoch. A model fitted before is left as it was.
+
+        Warns
+        -----
+        DivergenceWarning
+            Training diverged; the best weights were restored.
+        sklearn.exceptions.ConvergenceWarning
+            ``max_iter`` was reached, training was unstable (the best weights
+            were restored), or the loss did not decrease.
         """
-        reuse = self.warm_start and hasattr(self, "network_")
-        with _rollback_on_error(self):
-            prepared = self._prepare(X, y, sample_weight, reset=not reuse)
-            tasks = FitTasks(self, self.max_iter, X, y, sample_weight)
-            self._train(*prepared, max_epochs=self.max_iter, tasks=tasks)
-            tasks.end()
-        return self
+        warm = self.warm_start and hasattr(self, "network_")
+        return self._fit(X, y, sample_weight, incremental=False, new_model=not warm)
 
     @available_if(has_mini_batch_optimizer)
     @_fit_context(prefer_skip_nested_validation=True)
@@ -226,7 +238,8 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
         current weights and optimizer state (also after ``fit``). Each call
         is one epoch: ``n_iter_``, ``t_`` and ``loss_curve_`` grow by one
         epoch. There is no early stopping or convergence check: the caller
-        decides when to stop.
+        decides when to stop. A call that diverges is undone, with a
+        ``DivergenceWarning``.
 
         Parameters
         ----------
@@ -241,16 +254,32 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
         -------
         self : estimator instance
         """
-        return self._partial_fit(X, y, sample_weight)
+        new = not hasattr(self, "network_")
+        return self._fit(X, y, sample_weight, incremental=True, new_model=new)
 
-    def _partial_fit(self, X, y, sample_weight, classes=None):
-        """``partial_fit`` for both estimators; ``classes`` only for classifiers."""
-        first = not hasattr(self, "network_")
-        with _rollback_on_error(self):
-            prepared = self._prepare(X, y, sample_weight, reset=first, classes=classes)
-            tasks = FitTasks(self, 1, X, y, sample_weight)
-            self._train_one_pass(*prepared, tasks)
+    def _fit(self, X, y, sample_weight, *, incremental, new_model, classes=None):
+        """Validate, build if new, run the training loop once, commit its history."""
+        with _restore_on_error(self):
+            data = self._prepare(X, y, sample_weight, new_model, classes)
+            tasks = FitTasks(
+                self, 1 if incremental else self.max_iter, X, y, sample_weight
+            )
+            loop = TrainingLoop(
+                self.network_,
+                self.loss_function_,
+                self.optimizer_,
+                self._loop_settings(incremental, new_model),
+                self._history(),
+                self._rng,
+                self._hooks(tasks),
+            )
+            outcome = loop.run(
+                *data, stratify=self._stratify_labels(data[1]), score=self._score_output
+            )
+            self._commit(outcome.history)
             tasks.end()
+        for category, message in outcome.warnings:
+            warnings.warn(message, category, stacklevel=4)
         return self
 
     def _prepare(self, X, y, sample_weight, reset, classes=None):
@@ -264,29 +293,6 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
         if reset:
             self._initialize(X, targets)
         return X, targets, sample_weight
-
-    def _train_one_pass(self, X, targets, sample_weight, tasks):
-        """One epoch over all the given data, as ``partial_fit`` does."""
-        n_train = targets.shape[0]
-        gatherer, trainer = self._make_trainer((X, targets, sample_weight))
-        if self.verbose and self.n_iter_ == 0:
-            print(epoch_header(with_validation=False))
-        before = self.network_.snapshot()
-        tasks.begin_epoch()
-        start = time.perf_counter()
-        self._schedule_learning_rate(trainer)
-        loss = self._run_epoch(trainer, gatherer, n_train)
-        if trainer.diverged(loss):
-            self._recover_from_divergence(loss, trainer, before)
-            tasks.end_epoch()
-            return
-        self.network_.check_grads_bound()
-        is_best = self.best_loss_ is not None and loss < self.best_loss_
-        seconds = time.perf_counter() - start
-        self._record_epoch(loss, None, n_train, seconds=seconds, is_best=is_best)
-        if self.best_loss_ is not None:
-            self.best_loss_ = min(self.best_loss_, loss)
-        tasks.end_epoch()
 
     def _validate_training_data(self, X, y, sample_weight, reset):
         """Check ``X``, ``y`` and weights; ``X`` keeps float32 or becomes float64."""
@@ -312,7 +318,7 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
         return sample_weight
 
     def _initialize(self, X, targets):
-        """Build fresh copies of the layers, the optimizer and the history."""
+        """Build fresh copies of the layers and the optimizer; empty the history."""
         self._rng = _make_generator(self.random_state)
         template = default_layers() if self.layers is None else self.layers
         if len(template) == 0:
@@ -330,289 +336,75 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
                 "Dense() (it takes the number of targets) or give it that width."
             )
         self.layers_ = self.network_.layers
-        self._initial_coef = self.network_.coef.copy()
         self.optimizer_ = get_optimizer(self.optimizer)
         self.optimizer_.initialize(self.network_.coef)
-        self.n_iter_ = 0
-        self.t_ = 0
-        self.loss_curve_ = []
-        self.validation_scores_ = self.validation_loss_curve_ = None
-        self._start_best_tracking(self.early_stopping)
+        self._commit(History())
 
-    def _run_epoch(self, trainer, gatherer, n_train):
-        """Shuffle and train one epoch, with NumPy's float warnings silenced.
-
-        Overflow is expected when training diverges; it is detected from the
-        loss and reported once, by :meth:`_recover_from_divergence`.
-        """
-        order = self._rng.permutation(n_train) if self.shuffle else None
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            return trainer.run_epoch(gatherer, order)
-
-    def _recover_from_divergence(self, loss, trainer, best):
-        """Restore the ``best`` snapshot, reset the optimizer and say so."""
-        untrained = np.array_equal(best[0], self._initial_coef)
-        self.network_.restore(best)
-        self.optimizer_.initialize(self.network_.coef)
-        kept = (
-            "no epoch finished without diverging, so the model keeps its initial, "
-            "untrained weights and its predictions are not meaningful"
-            if untrained
-            else "the weights of the best epoch so far were restored"
-        )
-        warnings.warn(
-            f"Training diverged in epoch {self.n_iter_ + 1}: the loss reached "
-            f"{loss:.3g} (it started at {trainer.initial_loss:.3g}). Training "
-            f"stopped; {kept}, and the optimizer state was reset. The most likely "
-            "cause is a learning rate "
-            f"too large: try learning_rate={self.learning_rate / 10:g} or smaller. "
-            "If the features are not standardised, scale them first (e.g. "
-            "StandardScaler in a Pipeline).",
-            DivergenceWarning,
-            stacklevel=4,
+    def _loop_settings(self, incremental, new_model):
+        """The loop's settings for this call, from the estimator's parameters."""
+        return LoopSettings(
+            learning_rate=self.learning_rate,
+            alpha=self.alpha,
+            batch_size=self.batch_size,
+            max_epochs=1 if incremental else self.max_iter,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            shuffle=self.shuffle,
+            early_stopping=self.early_stopping,
+            validation_fraction=self.validation_fraction,
+            incremental=incremental,
+            new_model=new_model,
         )
 
-    def _warn_if_no_progress(self, trainer):
-        """Warn when a fit ends with a loss no lower than where it started."""
-        initial = trainer.initial_loss
-        if self.loss_curve_ and initial is not None and self.loss_curve_[-1] >= initial:
-            warnings.warn(
-                f"Training did not reduce the loss: it started at "
-                f"{trainer.initial_loss:.4g} and ended at {self.loss_curve_[-1]:.4g}."
-                f" The learning rate (learning_rate={self.learning_rate:g}) is "
-                "probably too large, or the features are not scaled.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-
-    def _make_trainer(self, train):
-        """Batch gatherer and trainer for ``(X, targets, sample_weight)``."""
-        n_train = train[1].shape[0]
-        gatherer = BatchGatherer(*train, self._resolve_batch_size(n_train))
-        trainer = Trainer(
-            self.network_,
-            self.loss_function_,
-            self.optimizer_,
-            self.learning_rate,
-            self.alpha,
-        )
-        return gatherer, trainer
-
-    def _start_best_tracking(self, early_stopping):
-        """Reset the best values for a fit; start validation histories if needed.
-
-        A warm start may switch ``early_stopping`` on or off between fits.
-        """
-        self.best_loss_ = None if early_stopping else np.inf
-        self.best_validation_score_ = -np.inf if early_stopping else None
-        if early_stopping and self.validation_scores_ is None:
-            self.validation_scores_, self.validation_loss_curve_ = [], []
-
-    def _train(self, X, targets, sample_weight, max_epochs, tasks):
-        """Run epochs until converged, stopped early, diverged or at ``max_epochs``."""
-        self._start_best_tracking(self.early_stopping)
-        train, validation = self._split_validation(X, targets, sample_weight)
-        gatherer, trainer = self._make_trainer(train)
-        tracker = ImprovementTracker(self.tol, use_score=validation is not None)
+    def _hooks(self, tasks):
+        """Watchers of the loop: scikit-learn callbacks and the verbose table."""
+        hooks = [CallbackHook(tasks, self._epoch_attributes)]
         if self.verbose:
-            print(epoch_header(with_validation=validation is not None))
-        if self.optimizer_.full_batch:
-            best = self._train_full_batch(trainer, train, validation, tracker, tasks)
-        else:
-            best = self._train_mini_batches(
-                trainer, gatherer, validation, tracker, tasks
-            )
-        if best is None:
-            return  # diverged: weights restored and reported
-        if validation is not None:
-            self.network_.restore(best)
-        self._print_best_epoch()
-        self._warn_if_no_progress(trainer)
+            hooks.append(EpochTable())
+        return hooks
 
-    def _train_mini_batches(self, trainer, gatherer, validation, tracker, tasks):
-        """The epoch loop of SGD and Adam; returns the best snapshot, or None."""
-        n_train = gatherer.y.shape[0]
-        best = self.network_.snapshot()
-        for epoch in range(self.max_iter):
-            tasks.begin_epoch()
-            start = time.perf_counter()
-            self._schedule_learning_rate(trainer)
-            loss = self._run_epoch(trainer, gatherer, n_train)
-            if trainer.diverged(loss):
-                self._recover_from_divergence(loss, trainer, best)
-                tasks.end_epoch()
-                return None
-            if epoch == 0:
-                self.network_.check_grads_bound()
-            improved, stop = self._end_epoch(loss, start, n_train, validation, tracker)
-            if improved:
-                best = self.network_.snapshot()
-            if stop:
-                stop = not self._reduce_learning_rate(trainer, tracker)
-            if tasks.end_epoch() or stop:
-                return best
-        self._warn_not_converged(self.max_iter)
-        return best
-
-    def _schedule_learning_rate(self, trainer):
-        """Let the optimizer's schedule set the rate of the coming epoch."""
-        trainer.learning_rate = self.optimizer_.epoch_learning_rate(
-            self.learning_rate, trainer.learning_rate, self.t_
+    def _history(self):
+        """The fitted history as the loop's :class:`~sknnlite.training.History`."""
+        return History(
+            n_iter=self.n_iter_,
+            t=self.t_,
+            loss_curve=self.loss_curve_,
+            validation_scores=self.validation_scores_,
+            validation_loss_curve=self.validation_loss_curve_,
+            best_loss=self.best_loss_,
+            best_validation_score=self.best_validation_score_,
+            initial_loss=self._initial_loss,
         )
 
-    def _reduce_learning_rate(self, trainer, tracker):
-        """On a plateau, lower the rate if the schedule allows; True if it did."""
-        reduced = self.optimizer_.reduce_on_plateau(trainer.learning_rate)
-        if reduced is None:
-            return False
-        if self.verbose:
-            print(
-                f"No progress: learning rate {trainer.learning_rate:g} -> {reduced:g}"
-            )
-        trainer.learning_rate = reduced
-        tracker.no_improvement_count = 0
-        return True
+    def _commit(self, history):
+        """Copy a training history into the fitted attributes."""
+        self.n_iter_, self.t_ = history.n_iter, history.t
+        self.loss_curve_ = history.loss_curve
+        if history.loss_curve:
+            self.loss_ = history.loss_curve[-1]
+        self.validation_scores_ = history.validation_scores
+        self.validation_loss_curve_ = history.validation_loss_curve
+        self.best_loss_ = history.best_loss
+        self.best_validation_score_ = history.best_validation_score
+        self._initial_loss = history.initial_loss
 
-    def _train_full_batch(self, trainer, train, validation, tracker, tasks):
-        """L-BFGS on all training rows; one iteration is one epoch."""
-        network, n_train = self.network_, train[1].shape[0]
-        best = [network.snapshot()]
-        started = [time.perf_counter()]
-
-        def objective(coef):
-            network.coef[...] = coef
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                loss, _ = trainer.loss_and_gradient(train)
-            return loss, network.grad.astype(np.float64)
-
-        def after_iteration(intermediate_result):
-            network.coef[...] = intermediate_result.x
-            loss = float(intermediate_result.fun)
-            improved, stop = self._end_epoch(
-                loss, started[0], n_train, validation, tracker
-            )
-            if improved:
-                best[0] = network.snapshot()
-            if tasks.end_epoch() or stop:
-                raise StopIteration
-            tasks.begin_epoch()
-            started[0] = time.perf_counter()
-
-        tasks.begin_epoch()
-        result = self.optimizer_.minimize(
-            objective, network.coef, self.max_iter, self.tol, after_iteration
-        )
-        network.coef[...] = result.x
-        if result.status == 1 and self.n_iter_ >= self.max_iter:
-            self._warn_not_converged(self.max_iter)
-        return best[0]
-
-    def _end_epoch(self, loss, start, n_train, validation, tracker):
-        """Validate, record and judge one epoch; returns ``(improved, stop)``."""
-        val_loss, score = self._validate(validation)
-        improved = tracker.update(loss if score is None else score)
-        seconds = time.perf_counter() - start
-        self._record_epoch(
-            loss, score, n_train, validation_loss=val_loss, seconds=seconds,
-            is_best=improved,
-        )  # fmt: skip
-        self._record_best(tracker)
-        return improved, tracker.no_improvement_count > self.n_iter_no_change
-
-    def _split_validation(self, X, targets, sample_weight):
-        """Hold out ``validation_fraction`` when early stopping."""
-        if not self.early_stopping:
-            return (X, targets, sample_weight), None
-        stratify = self._stratify_labels(targets)
-        arrays = [X, targets] + ([] if sample_weight is None else [sample_weight])
-        seed = int(self._rng.integers(np.iinfo(np.int32).max))
-        parts = train_test_split(
-            *arrays,
-            test_size=self.validation_fraction,
-            random_state=seed,
-            stratify=stratify,
-        )
-        train, held_out = parts[0::2], parts[1::2]
-        if held_out[1].shape[0] < 2:
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} leaves "
-                f"{held_out[1].shape[0]} validation sample(s) out of "
-                f"{targets.shape[0]}; early stopping needs at least 2. Increase "
-                "validation_fraction or set early_stopping=False."
-            )
-        if sample_weight is None:
-            train, held_out = train + [None], held_out + [None]
-        return tuple(train), tuple(held_out)
+    def _epoch_attributes(self, loop):
+        """Fitted attributes as they are at the end of the loop's current epoch."""
+        history = loop.history.copy()
+        return {
+            "n_iter_": history.n_iter,
+            "t_": history.t,
+            "loss_": history.loss_curve[-1] if history.loss_curve else None,
+            "loss_curve_": history.loss_curve,
+            "validation_scores_": history.validation_scores,
+            "validation_loss_curve_": history.validation_loss_curve,
+            "best_loss_": history.best_loss,
+            "best_validation_score_": history.best_validation_score,
+        }
 
     def _stratify_labels(self, targets):
         """Labels to stratify the validation split by (regressors: none)."""
         return None
-
-    def _resolve_batch_size(self, n_samples):
-        """``"auto"`` is ``min(200, n_samples)``; larger sizes are clipped."""
-        if self.batch_size == "auto":
-            return min(200, n_samples)
-        if self.batch_size > n_samples:
-            warnings.warn(
-                f"batch_size={self.batch_size} is larger than the {n_samples} "
-                f"training samples; using batch_size={n_samples}.",
-                UserWarning,
-                stacklevel=3,
-            )
-        return min(self.batch_size, n_samples)
-
-    def _record_epoch(
-        self, loss, score, n_train, *, validation_loss=None, seconds=0.0, is_best=False
-    ):
-        """Append one epoch to the history and print its row when verbose."""
-        self.n_iter_ += 1
-        self.t_ += n_train
-        self.loss_ = loss
-        self.loss_curve_.append(loss)
-        if score is not None:
-            self.validation_scores_.append(score)
-            self.validation_loss_curve_.append(validation_loss)
-        if self.verbose:
-            validation = None if score is None else (validation_loss, score)
-            print(epoch_row(self.n_iter_, loss, seconds, is_best, validation))
-
-    def _print_best_epoch(self):
-        """Close the verbose table with the best epoch of the history."""
-        if not (self.verbose and self.loss_curve_):
-            return
-        if self.validation_scores_:
-            best = int(np.argmax(self.validation_scores_))
-            print(
-                best_epoch_line(best + 1, "valid score", self.validation_scores_[best])
-            )
-        else:
-            best = int(np.argmin(self.loss_curve_))
-            print(best_epoch_line(best + 1, "train loss", self.loss_curve_[best]))
-
-    def _record_best(self, tracker):
-        """Copy the tracker's best value to the public attributes."""
-        if tracker.use_score:
-            self.best_validation_score_ = tracker.best
-        else:
-            self.best_loss_ = tracker.best
-
-    def _validate(self, validation):
-        """Loss (no L2 penalty) and score on ``(X, targets, sample_weight)``."""
-        if validation is None:
-            return None, None
-        X, targets, sample_weight = validation
-        output = self.network_.predict(X, PREDICT_CHUNK_ROWS)
-        score = self._score_output(output, targets, sample_weight)
-        return self.loss_function_.value(targets, output, sample_weight), score
-
-    def _warn_not_converged(self, max_epochs):
-        warnings.warn(
-            f"Stopped after max_iter={max_epochs} epochs without converging "
-            f"(loss still improving by more than tol={self.tol}). Increase "
-            "max_iter, or raise tol.",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
 
     # ------------------------------------------------------------ reporting
     @property
@@ -760,21 +552,20 @@ _CALLBACK_STATE = {
 
 
 @contextmanager
-def _rollback_on_error(estimator):
-    """Leave ``estimator`` exactly as it was if the block raises.
+def _restore_on_error(estimator):
+    """Put the estimator's attributes back as they were if the block raises.
 
-    The fitted state (every attribute that is not a constructor parameter)
-    is deep-copied first, so a failed ``fit`` or ``partial_fit`` (bad data,
-    divergence) never damages a model fitted before, warm start included.
+    Only references are kept (no copy): attributes replaced during the call
+    get their old objects back. What training changes in place (weights,
+    optimizer state, random generators) is put back by the training loop.
+    scikit-learn's callback bookkeeping is left alone, so that callbacks are
+    still torn down after a failure.
     """
-    # scikit-learn's callback bookkeeping is not fitted state: it must survive
-    # (same objects) so that the callbacks are torn down after a failure.
-    params = set(estimator.get_params(deep=False)) | _CALLBACK_STATE
-    saved = copy.deepcopy({k: v for k, v in vars(estimator).items() if k not in params})
+    saved = {k: v for k, v in vars(estimator).items() if k not in _CALLBACK_STATE}
     try:
         yield
     except BaseException:
-        for key in [k for k in vars(estimator) if k not in params]:
+        for key in [k for k in vars(estimator) if k not in _CALLBACK_STATE]:
             delattr(estimator, key)
         vars(estimator).update(saved)
         raise

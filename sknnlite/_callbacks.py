@@ -17,7 +17,9 @@ except ImportError:  # scikit-learn < 1.9: no callback API
         """Stand-in for ``sklearn.callback.CallbackSupportMixin``: no callbacks."""
 
 
-__all__ = ["CallbackSupportMixin", "FitTasks"]
+from .training import TrainingHook
+
+__all__ = ["CallbackHook", "CallbackSupportMixin", "FitTasks"]
 
 
 class _NoTask:
@@ -67,12 +69,17 @@ class FitTasks:
         self._epoch = self._epochs.subcontext(task_name="epoch")
         self._epoch.call_on_fit_task_begin(estimator=self.estimator, **self._data)
 
-    def end_epoch(self):
-        """Close the epoch's task; returns True if a callback asks to stop."""
-        # The estimator is ready to predict after every epoch, so the
-        # ``fitted_estimator`` a callback receives is a shallow copy of it.
+    def end_epoch(self, reconstruction_attributes=None):
+        """Close the epoch's task; returns True if a callback asks to stop.
+
+        ``reconstruction_attributes`` (a dict, or a callable returning one,
+        called only if a callback asks for ``fitted_estimator``) are set on a
+        shallow copy of the estimator to make the model of this epoch.
+        """
         return self._epoch.call_on_fit_task_end(
-            estimator=self.estimator, reconstruction_attributes={}, **self._data
+            estimator=self.estimator,
+            reconstruction_attributes=reconstruction_attributes or {},
+            **self._data,
         )
 
     def end(self):
@@ -80,3 +87,25 @@ class FitTasks:
         self._root.call_on_fit_task_end(
             estimator=self.estimator, reconstruction_attributes={}, **self._data
         )
+
+
+class CallbackHook(TrainingHook):
+    """Connects the training loop to the callback tasks of one fit call.
+
+    Parameters
+    ----------
+    tasks : FitTasks
+        The tasks of the call.
+    attributes : callable
+        ``attributes(loop) -> dict`` of the fitted attributes at the end of
+        the loop's current epoch, for the ``fitted_estimator`` callbacks get.
+    """
+
+    def __init__(self, tasks, attributes):
+        self.tasks, self.attributes = tasks, attributes
+
+    def epoch_begin(self, loop):
+        self.tasks.begin_epoch()
+
+    def epoch_end(self, loop, record):
+        return bool(self.tasks.end_epoch(lambda: self.attributes(loop)))

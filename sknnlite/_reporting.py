@@ -1,10 +1,20 @@
 """Plain-text reports: the per-epoch table of ``verbose=True`` and summaries.
 
-Formatting only: nothing here trains or prints. The estimators print the
-lines this module returns.
+Nothing here trains. :class:`EpochTable` is the training loop's hook that
+prints the table; the other names only format lines.
 """
 
-__all__ = ["epoch_header", "epoch_row", "best_epoch_line", "NetworkSummary"]
+import numpy as np
+
+from .training import TrainingHook
+
+__all__ = [
+    "EpochTable",
+    "epoch_header",
+    "epoch_row",
+    "best_epoch_line",
+    "NetworkSummary",
+]
 
 _EPOCH_COLUMNS = [("epoch", 6), ("train loss", 13)]
 _VALIDATION_COLUMNS = [("valid loss", 13), ("valid score", 13)]
@@ -51,6 +61,45 @@ def epoch_row(epoch, loss, seconds, is_best, validation=None):
 def best_epoch_line(epoch, what, value):
     """Closing line of the table, e.g. ``best epoch: 12 (train loss 0.0123)``."""
     return f"best epoch: {epoch} ({what} {value:.6f})"
+
+
+class EpochTable(TrainingHook):
+    """Prints the epoch table while the training loop runs (``verbose=True``).
+
+    ``fit`` prints a header, one row per epoch and the best epoch at the
+    end; ``partial_fit`` prints the header on a model's first epoch only,
+    then one row per call.
+    """
+
+    def train_begin(self, loop, with_validation):
+        if not loop.settings.incremental or loop.history.n_iter == 0:
+            print(epoch_header(with_validation=with_validation))
+
+    def epoch_end(self, loop, record):
+        validation = None
+        if record.validation_score is not None:
+            validation = (record.validation_loss, record.validation_score)
+        print(
+            epoch_row(
+                record.epoch, record.loss, record.seconds, record.is_best, validation
+            )
+        )
+        return False
+
+    def message(self, loop, text):
+        print(text)
+
+    def train_end(self, loop):
+        history = loop.history
+        if loop.settings.incremental or not history.loss_curve:
+            return
+        scores = history.validation_scores
+        if scores and np.any(np.isfinite(scores)):
+            best = int(np.nanargmax(scores))
+            print(best_epoch_line(best + 1, "valid score", scores[best]))
+        elif np.any(np.isfinite(history.loss_curve)):
+            best = int(np.nanargmin(history.loss_curve))
+            print(best_epoch_line(best + 1, "train loss", history.loss_curve[best]))
 
 
 class NetworkSummary:

@@ -205,8 +205,11 @@ class NNClassifier(ClassifierMixin, BaseNN):
         -------
         self : estimator instance
         """
-        self._check_partial_fit_settings(classes, first=not hasattr(self, "network_"))
-        return self._partial_fit(X, y, sample_weight, classes=classes)
+        new = not hasattr(self, "network_")
+        self._check_partial_fit_settings(classes, first=new)
+        return self._fit(
+            X, y, sample_weight, incremental=True, new_model=new, classes=classes
+        )
 
     def _check_partial_fit_settings(self, classes, first):
         """Refuse a first call without ``classes`` and batch-wise balancing."""

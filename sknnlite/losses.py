@@ -54,6 +54,28 @@ class Loss(Configurable):
         """Map network outputs to predictions (the identity by default)."""
         return raw
 
+    def intercept_only(self, y, sample_weight=None):
+        """Network output of a model that ignores its input: one constant per column.
+
+        Training uses it as a yardstick: a fitted network whose loss is above
+        the loss of this constant learned less than nothing (see
+        :mod:`sknnlite.training`). The default, the weighted mean of ``y``,
+        minimises the squared error; other losses may return their own
+        minimiser, and any constant keeps the comparison valid.
+
+        Parameters
+        ----------
+        y : ndarray of shape (n_samples, n_outputs)
+            Targets.
+        sample_weight : ndarray of shape (n_samples,) or None
+            Weights.
+
+        Returns
+        -------
+        output : ndarray of shape (n_outputs,)
+        """
+        return np.average(y, axis=0, weights=sample_weight)
+
     def value(self, y, y_pred, sample_weight=None):
         """Return the loss as a Python float."""
         return self.value_and_gradient(y, y_pred, sample_weight)[0]
@@ -209,6 +231,10 @@ class Poisson(Loss):
     def inverse_link(self, raw):
         return np.exp(raw, out=raw)
 
+    def intercept_only(self, y, sample_weight=None):
+        mean = np.average(y, axis=0, weights=sample_weight)
+        return np.log(np.maximum(mean, np.finfo(np.float64).tiny))
+
     def value_and_gradient(self, y, y_pred, sample_weight=None):
         mean = np.exp(y_pred)
         per_element = xlogy(y, y) - y * y_pred - y + mean
@@ -282,6 +308,10 @@ class SoftmaxCrossEntropy(Loss):
     ``sklearn.metrics.log_loss``.
     """
 
+    def intercept_only(self, y, sample_weight=None):
+        share = np.average(y, axis=0, weights=sample_weight)
+        return np.log(np.clip(share, 1e-12, None))
+
     def value_and_gradient(self, y, y_pred, sample_weight=None):
         log_proba = log_softmax(y_pred)
         per_sample = -np.einsum("ij,ij->i", y, log_proba)
@@ -309,6 +339,10 @@ class SigmoidCrossEntropy(Loss):
     whose derivative is :math:`w_i (\\sigma(z_{ij}) - y_{ij}) / W`. Summing
     over outputs matches ``MLPClassifier``'s multilabel loss.
     """
+
+    def intercept_only(self, y, sample_weight=None):
+        share = np.clip(np.average(y, axis=0, weights=sample_weight), 1e-12, 1 - 1e-12)
+        return np.log(share) - np.log1p(-share)
 
     def value_and_gradient(self, y, y_pred, sample_weight=None):
         per_output = np.logaddexp(0, y_pred)

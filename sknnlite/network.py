@@ -155,9 +155,25 @@ class Network:
             out[start:stop] = self.forward(x[start:stop], training=False)
         return out
 
-    def snapshot(self):
-        """Copy of every parameter and every layer's state, for :meth:`restore`."""
-        return self.coef.copy(), [layer.get_state() for layer in self.layers]
+    def snapshot(self, into=None):
+        """Copy of every parameter and every layer's state, for :meth:`restore`.
+
+        Parameters
+        ----------
+        into : tuple or None, default=None
+            An earlier snapshot of this network whose parameter buffer is
+            reused (overwritten), to avoid allocating one per call.
+
+        Returns
+        -------
+        snapshot : tuple of (ndarray of shape (n_params,), list of dict)
+        """
+        if into is None:
+            coef = self.coef.copy()
+        else:
+            coef = into[0]
+            np.copyto(coef, self.coef)
+        return coef, [layer.get_state() for layer in self.layers]
 
     def restore(self, snapshot):
         """Put back parameters and layer state saved by :meth:`snapshot`."""
@@ -165,6 +181,25 @@ class Network:
         self.coef[...] = coef
         for layer, state in zip(self.layers, states, strict=True):
             layer.set_state(state)
+
+    def l2_penalty(self, strength):
+        """``strength / 2 * ||W||**2`` over the penalised parameters."""
+        decayed = self.coef[: self.n_decay]
+        return 0.5 * strength * float(np.dot(decayed, decayed))
+
+    def add_l2_penalty(self, strength):
+        """Add ``strength * W`` to the penalised gradients; return the penalty.
+
+        The penalty is :meth:`l2_penalty`; its gradient goes into ``grad``
+        through a scratch buffer kept for the next call.
+        """
+        decayed = self.coef[: self.n_decay]
+        buffer = self.__dict__.get("_penalty_grad")
+        if buffer is None or buffer.shape != decayed.shape:
+            buffer = self._penalty_grad = np.empty_like(decayed)
+        np.multiply(decayed, self.dtype.type(strength), out=buffer)
+        self.grad[: self.n_decay] += buffer
+        return 0.5 * strength * float(np.dot(decayed, decayed))
 
     @property
     def n_params(self):
@@ -176,6 +211,7 @@ class Network:
         # Layers carry their parameter values; the buffer is rebuilt on load.
         state.pop("coef", None)
         state.pop("grad", None)
+        state.pop("_penalty_grad", None)
         return state
 
     def __setstate__(self, state):

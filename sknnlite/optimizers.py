@@ -68,6 +68,33 @@ class Optimizer(Configurable):
         """
         raise NotImplementedError
 
+    def get_state(self):
+        """Copies of the optimizer's state (its public attributes ending in ``_``).
+
+        Returns
+        -------
+        state : dict
+            Attribute names to copies (arrays) or values; for :meth:`set_state`.
+        """
+        return {
+            name: np.copy(value) if isinstance(value, np.ndarray) else value
+            for name, value in vars(self).items()
+            if name.endswith("_") and not name.startswith("_")
+        }
+
+    def set_state(self, state):
+        """Put back a state returned by :meth:`get_state` (arrays in place)."""
+        for name, value in state.items():
+            current = getattr(self, name, None)
+            if isinstance(current, np.ndarray) and current.shape == np.shape(value):
+                current[...] = value
+            else:
+                setattr(
+                    self,
+                    name,
+                    np.copy(value) if isinstance(value, np.ndarray) else value,
+                )
+
     def _scratch(self, params):
         """Temporary vector like ``params`` (rebuilt after unpickling)."""
         tmp = self.__dict__.get("_tmp")

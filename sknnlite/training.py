@@ -1,15 +1,275 @@
-"""The training loop: epochs of mini-batch steps and the stopping rule.
+"""The training loop: one :class:`TrainingLoop` per ``fit`` or ``partial_fit`` call.
 
-Nothing here knows about scikit-learn. An epoch reads like a paragraph:
-shuffle, then for each batch gather, forward, loss, backward, penalty, step.
+The loop owns an epoch from start to end, for every optimizer: shuffle, then
+for each batch forward, loss, backward, step; then validate, record and
+judge. It reports through hooks (the verbose table, scikit-learn callbacks)
+that only read its history, and returns an :class:`Outcome` that the
+estimator copies into its fitted attributes. Nothing here knows about
+scikit-learn estimators.
+
+The rules, each decided here and only here:
+
+* **Loss.** An epoch's loss is the weighted mean of its batch objectives,
+  each measured before that batch's update. A batch objective is the data
+  loss plus the L2 penalty ``alpha / (2 * batch weight) * ||W||**2`` (as in
+  MLPRegressor). Every comparison below is between two such objectives.
+* **Stopping** (MLPRegressor's rule). An epoch improves when its loss falls
+  by at least ``tol`` below the best so far (or, with early stopping, its
+  validation score rises by at least ``tol``); training stops once more than
+  ``n_iter_no_change`` epochs in a row did not. ``partial_fit`` never stops.
+  L-BFGS stops by SciPy's own tests (``gtol=tol``, ``max_iter``,
+  ``max_fun``), and by the validation rule with early stopping.
+* **Divergence.** A batch objective that is not finite, or an epoch loss
+  above :data:`DIVERGENCE_FACTOR` times the reference (the larger of the
+  call's first batch objective and the model's very first one), stops
+  training at once. ``fit`` restores the best weights and resets the
+  optimizer; ``partial_fit`` undoes the call. A new model that diverges
+  before finishing one epoch raises ``ValueError``.
+* **Best weights.** With early stopping, the weights at the end of the
+  epoch with the best validation score (measured on exactly those weights).
+  Otherwise the loop keeps the weights at the start and at the end of the
+  epoch with the lowest loss, and when it must choose, measures the training
+  objective of each candidate and of the current weights exactly
+  (:meth:`TrainingLoop.measure`), and keeps the lowest.
+* **Unstable end.** When ``fit`` ends (plateau, ``max_iter``, interruption)
+  with a last epoch loss more than :data:`UNSTABLE_FACTOR` times the best
+  epoch's, the best weights are restored if they measure lower, with a
+  warning that names the learning rate.
+* **Interruption.** ``KeyboardInterrupt`` stops training after the current
+  step; the unfinished epoch is undone, the rules above choose the weights,
+  and the call returns with a warning. With nothing to keep (no finished
+  epoch on a new model, or a ``partial_fit`` call) the model is left as it
+  was, and a new model re-raises.
+* **Failure.** Any other exception puts the network, the optimizer and the
+  random generators back as they were at the start of the call, and
+  propagates.
 """
 
 import math
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
 
-__all__ = ["BatchGatherer", "Trainer", "ImprovementTracker"]
+from .exceptions import DivergenceWarning
+
+__all__ = [
+    "BatchGatherer",
+    "batch_objective",
+    "DIVERGENCE_FACTOR",
+    "EpochRecord",
+    "History",
+    "LoopSettings",
+    "Outcome",
+    "StoppingRule",
+    "TrainingHook",
+    "TrainingLoop",
+    "UNSTABLE_FACTOR",
+]
+
+#: An epoch loss this many times the reference counts as divergence.
+DIVERGENCE_FACTOR = 1e4
+
+#: A fit that ends with a loss this many times its best epoch's is unstable.
+UNSTABLE_FACTOR = 3.0
+
+#: A fitted network whose training loss is above this many times the loss of
+#: the best constant output learned less than nothing.
+CONSTANT_MARGIN = 1.01
+
+#: Inputs larger than this in absolute value do not look standardised
+#: (standardised features rarely exceed a few units); failure messages then
+#: name the data first.
+UNSCALED_INPUT = 10.0
+
+
+@dataclass
+class LoopSettings:
+    """What a training call does, resolved by the estimator from its parameters.
+
+    Attributes
+    ----------
+    learning_rate, alpha, tol : float
+        As the estimator parameters of the same name.
+    batch_size : int or "auto"
+        ``"auto"`` is ``min(200, n_samples)``; larger sizes are clipped.
+    max_epochs : int
+        Epochs (L-BFGS: iterations) this call may run.
+    n_iter_no_change : int or float
+        Patience of the stopping rule; ``math.inf`` never stops early.
+    shuffle : bool
+        Reshuffle the rows every epoch.
+    early_stopping : bool
+        Hold out ``validation_fraction`` of the rows and judge by their score.
+    validation_fraction : float
+        Share of rows held out with early stopping.
+    incremental : bool
+        ``partial_fit``: one epoch, no stopping rule, no validation.
+    new_model : bool
+        The network was built for this call (nothing to fall back to).
+    """
+
+    learning_rate: float
+    alpha: float
+    batch_size: object
+    max_epochs: int
+    tol: float
+    n_iter_no_change: float
+    shuffle: bool
+    early_stopping: bool
+    validation_fraction: float
+    incremental: bool
+    new_model: bool
+
+
+@dataclass
+class History:
+    """What training has recorded, over every call on one model.
+
+    ``loss_curve`` has one entry per finished epoch (``n_iter`` of them).
+    The validation lists are ``None`` until an epoch is validated; from then
+    on they have one entry per epoch too, NaN for epochs not validated.
+    """
+
+    n_iter: int = 0
+    t: int = 0
+    loss_curve: list = field(default_factory=list)
+    validation_scores: list = None
+    validation_loss_curve: list = None
+    best_loss: float = None
+    best_validation_score: float = None
+    initial_loss: float = None
+
+    def lengths(self):
+        """The lengths of the lists (None for absent ones), for :meth:`truncate`."""
+        scores = self.validation_scores
+        return len(self.loss_curve), None if scores is None else len(scores)
+
+    def truncate(self, lengths):
+        """Drop what was appended since :meth:`lengths` was taken."""
+        curve, validated = lengths
+        del self.loss_curve[curve:]
+        if validated is None:
+            self.validation_scores = self.validation_loss_curve = None
+        elif self.validation_scores is not None:
+            del self.validation_scores[validated:]
+            del self.validation_loss_curve[validated:]
+
+    def copy(self):
+        """A copy whose lists can grow without changing this one."""
+        return History(
+            self.n_iter,
+            self.t,
+            list(self.loss_curve),
+            _copy_list(self.validation_scores),
+            _copy_list(self.validation_loss_curve),
+            self.best_loss,
+            self.best_validation_score,
+            self.initial_loss,
+        )
+
+    def record(self, loss, n_samples, validation):
+        """Append one epoch; ``validation`` is ``(loss, score)`` or None."""
+        self.n_iter += 1
+        self.t += n_samples
+        self.loss_curve.append(loss)
+        if validation is not None and self.validation_scores is None:
+            self.validation_scores = [math.nan] * (self.n_iter - 1)
+            self.validation_loss_curve = [math.nan] * (self.n_iter - 1)
+        if self.validation_scores is not None:
+            val_loss, score = (math.nan, math.nan) if validation is None else validation
+            self.validation_loss_curve.append(val_loss)
+            self.validation_scores.append(score)
+
+
+def _copy_list(values):
+    return None if values is None else list(values)
+
+
+@dataclass
+class EpochRecord:
+    """One finished epoch, as hooks see it."""
+
+    epoch: int
+    loss: float
+    validation_loss: float = None
+    validation_score: float = None
+    is_best: bool = False
+    seconds: float = 0.0
+
+
+@dataclass
+class Outcome:
+    """What one call did: the history to commit and the warnings to show."""
+
+    history: History
+    warnings: list = field(default_factory=list)
+    stop_reason: str = "max_iter"
+
+
+class TrainingHook:
+    """Base of the objects that watch training; every method does nothing.
+
+    Hooks read the loop (``loop.history``, ``loop.network``) and never
+    change it; :meth:`epoch_end` may ask training to stop.
+    """
+
+    def train_begin(self, loop, with_validation):
+        """Called once, before the first epoch."""
+
+    def epoch_begin(self, loop):
+        """Called before each epoch (L-BFGS: each iteration)."""
+
+    def epoch_end(self, loop, record):
+        """Called after each recorded epoch; return True to stop training."""
+        return False
+
+    def message(self, loop, text):
+        """A remark worth showing in a verbose log (learning-rate changes)."""
+
+    def train_end(self, loop):
+        """Called once, after the weights to keep are in place."""
+
+
+class StoppingRule:
+    """MLPRegressor's no-improvement counter.
+
+    Parameters
+    ----------
+    tol : float
+        Smallest gain that counts as an improvement.
+    patience : int or float
+        Stop once more than this many epochs in a row did not improve.
+    maximize : bool
+        Judge a score (higher is better) instead of a loss.
+    """
+
+    def __init__(self, tol, patience, maximize):
+        self.tol, self.patience, self.maximize = tol, patience, maximize
+        self.best = -math.inf if maximize else math.inf
+        self.count = 0
+
+    def update(self, value):
+        """Count one epoch's value; returns True if it is the best so far.
+
+        A NaN value never improves: it counts as an epoch without progress.
+        """
+        gain = value - self.best if self.maximize else self.best - value
+        self.count = 0 if gain >= self.tol else self.count + 1
+        if gain > 0:
+            self.best = value
+            return True
+        return False
+
+    @property
+    def exhausted(self):
+        """True once more than ``patience`` epochs in a row did not improve."""
+        return self.count > self.patience
 
 
 class BatchGatherer:
@@ -70,137 +330,774 @@ class BatchGatherer:
         return x, y, weight
 
 
-class Trainer:
-    """Updates a network from batches: forward, loss, backward, penalty, step.
+def batch_objective(network, loss, batch, alpha, check=False):
+    """Training objective of one batch, and its gradient in ``network.grad``.
+
+    The objective is the data loss plus the L2 penalty ``alpha / (2 * W) *
+    ||w||**2`` on the penalised parameters, ``W`` being the batch's total
+    sample weight (its row count without weights), as in MLPRegressor. Every
+    path that trains or checks gradients computes it here.
 
     Parameters
     ----------
     network : Network
-        Built network, trained in place.
+        A built network; ``network.grad`` is overwritten.
     loss : Loss
-        Loss to minimise.
-    optimizer : Optimizer
-        Initialised optimizer for ``network.coef``.
-    learning_rate : float
-        Step size passed to the optimizer.
+        The data loss.
+    batch : tuple of (X, y, sample_weight)
+        ``X`` of shape (n_samples, n_features), ``y`` of shape (n_samples,
+        n_outputs), ``sample_weight`` of shape (n_samples,) or None.
     alpha : float
-        L2 penalty strength on the parameters in ``network.coef[:n_decay]``.
+        L2 penalty strength.
+    check : bool, default=False
+        Check the layer contract on this batch (gradients written in place).
 
-    Attributes
-    ----------
-    initial_loss : float or None
-        Loss of the first batch, before any update: the reference for
-        :meth:`diverged`.
+    Returns
+    -------
+    value : float
+        The objective; ``0.0`` for a batch of zero weight (nothing computed).
+    batch_weight : float
+        The batch's total sample weight.
     """
-
-    def __init__(self, network, loss, optimizer, learning_rate, alpha):
-        self.network = network
-        self.loss = loss
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.alpha = alpha
-        self.initial_loss = None
-
-    def diverged(self, loss, factor=1e4):
-        """True if ``loss`` is non-finite or ``factor`` times the initial loss.
-
-        The reference is the loss of the first batch, before any update: a
-        learning rate far too large can make the loss jump by 20 orders of
-        magnitude and then slowly fall, which only this comparison catches.
-        """
-        if not math.isfinite(loss):
-            return True
-        return self.initial_loss is not None and loss > factor * max(
-            self.initial_loss, 1e-12
-        )
-
-    def run_epoch(self, gatherer, order):
-        """Train one pass over the batches in ``order`` (``None``: row order).
-
-        Returns
-        -------
-        loss : float
-            Mean batch loss, weighted by batch weight.
-        """
-        total_loss = total_weight = 0.0
-        for batch in gatherer.batches(order):
-            value, weight = self.step(batch)
-            if not math.isfinite(value):
-                return value  # diverged: stop at once, the caller reports it
-            total_loss += value * weight
-            total_weight += weight
-        return total_loss / total_weight if total_weight else 0.0
-
-    def step(self, batch):
-        """One gradient step on ``(x, y, weight)``; returns (loss, batch weight).
-
-        The L2 penalty ``alpha / 2 * ||W||^2`` is divided by the batch weight,
-        like the data loss, so their balance does not depend on batch size.
-        """
-        value, batch_weight = self.loss_and_gradient(batch)
-        if batch_weight > 0:
-            network = self.network
-            self.optimizer.step(network.coef, network.grad, self.learning_rate)
-        return value, batch_weight
-
-    def loss_and_gradient(self, batch):
-        """Loss (L2 penalty included) on ``batch``; fills ``network.grad``.
-
-        Returns ``(loss, batch weight)``; a batch of zero weight is skipped
-        and gives ``(0.0, 0.0)``.
-        """
-        x, y, weight = batch
-        batch_weight = float(y.shape[0] if weight is None else weight.sum())
-        if batch_weight <= 0:
-            return 0.0, 0.0
-        network = self.network
-        output = network.forward(x, training=True, sample_weight=weight)
-        value, grad_output = self.loss.value_and_gradient(y, output, weight)
-        if self.initial_loss is None:
-            self.initial_loss = value
-        network.backward(grad_output)
-        if self.alpha:
-            value += self._add_l2_penalty(self.alpha / batch_weight)
-        return value, batch_weight
-
-    def _add_l2_penalty(self, strength):
-        """Add ``strength * W`` to the penalised gradients; return the penalty."""
-        network = self.network
-        decayed = network.coef[: network.n_decay]
-        buffer = self.__dict__.get("_penalty_grad")
-        if buffer is None or buffer.shape != decayed.shape:
-            buffer = self._penalty_grad = np.empty_like(decayed)
-        np.multiply(decayed, network.dtype.type(strength), out=buffer)
-        network.grad[: network.n_decay] += buffer
-        return 0.5 * strength * float(np.dot(decayed, decayed))
+    x, y, weight = batch
+    batch_weight = float(y.shape[0] if weight is None else weight.sum())
+    if batch_weight <= 0:
+        return 0.0, 0.0
+    output = network.forward(x, training=True, sample_weight=weight)
+    value, grad_output = loss.value_and_gradient(y, output, weight)
+    network.backward(grad_output)
+    if check:
+        network.check_grads_bound()
+    if alpha:
+        value += network.add_l2_penalty(alpha / batch_weight)
+    return value, batch_weight
 
 
-class ImprovementTracker:
-    """Counts epochs without improvement of the loss or validation score.
+class TrainingLoop:
+    """Trains a network for one ``fit`` or ``partial_fit`` call.
 
     Parameters
     ----------
-    tol : float
-        Minimum improvement that resets the counter.
-    use_score : bool
-        Track a validation score (higher is better) instead of the
-        training loss (lower is better).
+    network : Network
+        A built network, trained in place.
+    loss : Loss
+        The loss to minimise, on encoded targets.
+    optimizer : Optimizer
+        An optimizer initialised for ``network.coef``.
+    settings : LoopSettings
+        What this call does.
+    history : History
+        What earlier calls recorded. The loop appends to its lists; if the
+        call fails they are cut back to their lengths at the start.
+    rng : numpy.random.Generator
+        Source of the shuffles and the validation split.
+    hooks : list of TrainingHook, default=()
+        Watchers of training (verbose table, callbacks).
+
+    Attributes
+    ----------
+    history : History
+        The history, grown by this call.
+    learning_rate : float
+        The rate of the current epoch (schedules change it).
     """
 
-    def __init__(self, tol, use_score):
-        self.tol = tol
-        self.use_score = use_score
-        self.best = -np.inf if use_score else np.inf
-        self.no_improvement_count = 0
+    def __init__(self, network, loss, optimizer, settings, history, rng, hooks=()):
+        self.network, self.loss, self.optimizer = network, loss, optimizer
+        self.settings = settings
+        self.history = history
+        self.rng = rng
+        self.hooks = list(hooks)
+        self.learning_rate = settings.learning_rate
+        self.warnings = []
+        self.stop_reason = "max_iter"
 
-    def update(self, value):
-        """Record one epoch's value; returns True if it is the best so far."""
-        gain = value - self.best if self.use_score else self.best - value
-        if gain < self.tol:
-            self.no_improvement_count += 1
-        else:
-            self.no_improvement_count = 0
-        if gain > 0:
-            self.best = value
+    # ------------------------------------------------------------ the call
+    def run(self, X, targets, sample_weight=None, stratify=None, score=None):
+        """Train on ``(X, targets, sample_weight)``; returns an :class:`Outcome`.
+
+        Parameters
+        ----------
+        X : ndarray or sparse matrix of shape (n_samples, n_features)
+        targets : ndarray of shape (n_samples, n_outputs)
+            Encoded targets, in the network's dtype.
+        sample_weight : ndarray of shape (n_samples,) or None
+        stratify : ndarray of shape (n_samples,) or None
+            Labels to stratify the validation split by.
+        score : callable or None
+            ``score(output, targets, sample_weight) -> float``, higher is
+            better; required with early stopping.
+
+        Raises
+        ------
+        ValueError
+            If a new model diverges before finishing one epoch, or the
+            validation split is too small.
+        KeyboardInterrupt
+            If interrupted with nothing to keep (see the module docstring).
+        """
+        self._score = score
+        self._call_start = None if self.settings.new_model else _Checkpoint(self)
+        lengths = self.history.lengths()
+        try:
+            with _InterruptGuard() as self._interrupt:
+                self._train(X, targets, sample_weight, stratify)
+        except BaseException:
+            self.history.truncate(lengths)
+            if self._call_start is not None:
+                self._call_start.restore()
+            raise
+        return Outcome(self.history, self.warnings, self.stop_reason)
+
+    def _train(self, X, targets, sample_weight, stratify):
+        """Split, run the epochs, then settle on the weights to keep."""
+        self._data_magnitude = _magnitude(X)
+        train, validation = self._split(X, targets, sample_weight, stratify)
+        self._prepare(train, validation)
+        for hook in self.hooks:
+            hook.train_begin(self, validation is not None)
+        try:
+            if self.optimizer.full_batch:
+                self._run_full_batch(train, validation)
+            else:
+                self._run_epochs(train, validation)
+        except KeyboardInterrupt:
+            if not self._keep_after_interrupt():
+                raise
+        self._settle(train)
+        for hook in self.hooks:
+            hook.train_end(self)
+
+    def _prepare(self, train, validation):
+        """Per-call state: stopping rule, snapshots, divergence reference."""
+        by_score = validation is not None
+        self._rule = StoppingRule(
+            self.settings.tol, self.settings.n_iter_no_change, maximize=by_score
+        )
+        self._first_n_iter = self.history.n_iter
+        self._reference = None
+        self._first_batch = True
+        self._pool, self._best_start, self._best_end = [], None, None
+        self._best_end_is_next = False
+        self._best_loss, self._best_epoch = math.inf, None
+        self._in_epoch = False
+        self._epoch_start = None
+        self._clock = time.perf_counter()
+        self.gatherer = BatchGatherer(*train, self._batch_size(train[1].shape[0]))
+
+    def _split(self, X, targets, sample_weight, stratify):
+        """Hold out ``validation_fraction`` of the rows when early stopping."""
+        settings = self.settings
+        if not settings.early_stopping or settings.incremental:
+            return (X, targets, sample_weight), None
+        arrays = [X, targets] + ([] if sample_weight is None else [sample_weight])
+        parts = train_test_split(
+            *arrays,
+            test_size=settings.validation_fraction,
+            random_state=int(self.rng.integers(np.iinfo(np.int32).max)),
+            stratify=stratify,
+        )
+        train, held_out = parts[0::2], parts[1::2]
+        if held_out[1].shape[0] < 2:
+            raise ValueError(
+                f"validation_fraction={settings.validation_fraction} leaves "
+                f"{held_out[1].shape[0]} validation sample(s) out of "
+                f"{targets.shape[0]}; early stopping needs at least 2. Increase "
+                "validation_fraction or set early_stopping=False."
+            )
+        if sample_weight is None:
+            train, held_out = train + [None], held_out + [None]
+        return tuple(train), tuple(held_out)
+
+    def _batch_size(self, n_samples):
+        """``"auto"`` is ``min(200, n_samples)``; larger sizes are clipped."""
+        batch_size = self.settings.batch_size
+        if batch_size == "auto":
+            return min(200, n_samples)
+        if batch_size > n_samples and not self.optimizer.full_batch:
+            self.warnings.append(
+                (
+                    UserWarning,
+                    f"batch_size={batch_size} is larger than the {n_samples} "
+                    f"training samples; using batch_size={n_samples}.",
+                )
+            )
+        return min(batch_size, n_samples)
+
+    # ------------------------------------------------------- mini-batches
+    def _run_epochs(self, train, validation):
+        """The epochs of SGD and Adam, until a rule stops them."""
+        n_train = train[1].shape[0]
+        for _ in range(self.settings.max_epochs):
+            self._begin_epoch()
+            loss = self._train_epoch()
+            if loss is None:  # diverged: already handled
+                return
+            if self._end_epoch(loss, n_train, validation):
+                return
+        self.stop_reason = "max_iter"
+
+    def _begin_epoch(self):
+        """Snapshot the weights the epoch starts from; set its learning rate."""
+        self._take_epoch_start()
+        self.learning_rate = self.optimizer.epoch_learning_rate(
+            self.settings.learning_rate, self.learning_rate, self.history.t
+        )
+        self._in_epoch = True
+        for hook in self.hooks:
+            hook.epoch_begin(self)
+
+    def _train_epoch(self):
+        """One pass over shuffled batches; the epoch loss, or None if diverged."""
+        n_samples = self.gatherer.y.shape[0]
+        order = self.rng.permutation(n_samples) if self.settings.shuffle else None
+        network, total, weight = self.network, 0.0, 0.0
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for batch in self.gatherer.batches(order):
+                value, batch_weight = self._objective(batch)
+                if batch_weight == 0:
+                    continue  # a batch of zero weight teaches nothing
+                if not math.isfinite(value):
+                    return self._diverged(value)
+                self.optimizer.step(network.coef, network.grad, self.learning_rate)
+                total += value * batch_weight
+                weight += batch_weight
+                self._check_interrupt()
+        if weight == 0:
+            raise ValueError(
+                "Every training sample has zero weight in this pass, so there is "
+                "nothing to learn from. Give some samples a positive sample_weight."
+            )
+        loss = total / weight
+        if loss > DIVERGENCE_FACTOR * self._reference:
+            return self._diverged(loss)
+        return loss
+
+    def _objective(self, batch):
+        """:func:`batch_objective`, checking the contract on the call's first batch."""
+        value, batch_weight = batch_objective(
+            self.network, self.loss, batch, self.settings.alpha, self._first_batch
+        )
+        self._first_batch = self._first_batch and batch_weight == 0
+        if self._reference is None and math.isfinite(value) and batch_weight:
+            first = self.history.initial_loss
+            self.history.initial_loss = value if first is None else first
+            self._reference = max(value, self.history.initial_loss)
+        return value, batch_weight
+
+    # ------------------------------------------------------------ judging
+    def _end_epoch(self, loss, n_train, validation):
+        """Validate, record and judge an epoch; True when training must stop."""
+        validated = self._validate(validation)
+        is_best = self._judge(loss, validated)
+        self.history.record(loss, n_train, validated)
+        self._in_epoch = False
+        self._update_bests(loss, validated)
+        now = time.perf_counter()
+        record = EpochRecord(
+            self.history.n_iter,
+            loss,
+            *(validated or (None, None)),
+            is_best=is_best,
+            seconds=now - self._clock,
+        )
+        self._clock = now
+        stop = False
+        for hook in self.hooks:
+            stop = bool(hook.epoch_end(self, record)) or stop
+        self._check_interrupt()
+        if stop:
+            self.stop_reason = "callback"
             return True
+        return self._plateau()
+
+    def _validate(self, validation):
+        """``(loss, score)`` on the held-out rows, or None without early stopping."""
+        if validation is None:
+            return None
+        X, targets, sample_weight = validation
+        output = self.network.predict(X)
+        score = float(self._score(output, targets, sample_weight))
+        return self.loss.value(targets, output, sample_weight), score
+
+    def _judge(self, loss, validated):
+        """Feed the stopping rule; keep the best weights. True on a new best."""
+        if self.settings.incremental:
+            best = self.history.best_loss
+            return best is None or loss < best
+        value = loss if validated is None else validated[1]
+        improved = self._rule.update(value)
+        if improved:
+            self._keep_best(loss)
+        return improved
+
+    def _plateau(self):
+        """Apply the stopping rule; the schedule may lower the rate instead."""
+        if self.settings.incremental or not self._rule.exhausted:
+            return False
+        if self.optimizer.full_batch and not self._rule.maximize:
+            return False  # L-BFGS stops by SciPy's own tests, as in MLPRegressor
+        reduced = self.optimizer.reduce_on_plateau(self.learning_rate)
+        if reduced is None:
+            self.stop_reason = "converged"
+            return True
+        for hook in self.hooks:
+            hook.message(
+                self,
+                f"No progress: learning rate {self.learning_rate:g} -> {reduced:g}",
+            )
+        self.learning_rate = reduced
+        self._rule.count = 0
         return False
+
+    def _update_bests(self, loss, validated):
+        """The ``best_loss_`` and ``best_validation_score_`` of the history."""
+        history = self.history
+        if validated is not None:
+            history.best_validation_score = self._rule.best
+            history.best_loss = None
+        else:
+            best = history.best_loss
+            history.best_loss = loss if best is None else min(best, loss)
+            if not self.settings.incremental:
+                history.best_validation_score = None
+
+    # ------------------------------------------------------- best weights
+    def _take_epoch_start(self):
+        """Snapshot the current weights into a spare buffer."""
+        if self._epoch_start is None and self._call_start is not None:
+            start = self._call_start.weights  # the same weights: no copy
+        else:
+            spare = self._spare()
+            start = self.network.snapshot(into=spare)
+            if spare is None:
+                self._pool.append(start)
+        if self._best_end_is_next:  # the end of the best epoch is this start
+            self._best_end, self._best_end_is_next = start, False
+        self._epoch_start = start
+
+    def _spare(self):
+        """A pooled snapshot whose buffer no candidate uses, or None to allocate."""
+        taken = [s[0] for s in (self._best_start, self._best_end) if s is not None]
+        for snapshot in self._pool:
+            if not any(snapshot[0] is buffer for buffer in taken):
+                return snapshot
+        return None
+
+    def _keep_best(self, loss):
+        """The epoch just recorded is the best: keep its start and its end.
+
+        Its end is the next epoch's start (snapshotted then), or the current
+        weights if training stops now. With early stopping only the end
+        counts: the validation score was measured on exactly those weights.
+        """
+        self._best_loss, self._best_epoch = loss, self.history.n_iter + 1
+        by_score = self._rule.maximize
+        self._best_start = None if by_score else self._epoch_start
+        self._best_end, self._best_end_is_next = None, True
+
+    def _candidates(self):
+        """``(label, snapshot)`` pairs worth measuring; None is the current weights."""
+        last = "the end of the last finished epoch"
+        if self.history.n_iter == self._first_n_iter:
+            last = "the weights this call started from"
+        candidates = [(last, self._epoch_start if self._in_epoch else None)]
+        if self._best_epoch is not None:
+            epoch = self._best_epoch
+            if self._best_start is not None:
+                start = f"the start of epoch {epoch}"
+                if self.settings.new_model and epoch == 1:
+                    start = "the initial weights: the model is untrained"
+                candidates.append((start, self._best_start))
+            end = None if self._best_end_is_next else self._best_end
+            candidates.append((f"the end of epoch {epoch}", end))
+        return candidates
+
+    def measure(self, snapshot=None, penalty=True):
+        """Training objective of ``snapshot`` (None: the current weights).
+
+        Computed batch by batch in row order, with the network in inference
+        mode (no dropout, BatchNorm's running statistics), so that every
+        candidate is measured the same way, on exactly its weights. With
+        ``penalty=False``, the data loss alone.
+        """
+        network = self.network
+        held = None if snapshot is None else network.snapshot()
+        if snapshot is not None:
+            network.restore(snapshot)
+        total = weight = 0.0
+        alpha = self.settings.alpha
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for x, y, w in self.gatherer.batches(None):
+                batch_weight = float(y.shape[0] if w is None else w.sum())
+                if batch_weight > 0:
+                    value = self.loss.value(y, network.predict(x), w)
+                    if penalty:
+                        value += network.l2_penalty(alpha / batch_weight)
+                    total += value * batch_weight
+                    weight += batch_weight
+        if held is not None:
+            network.restore(held)
+        value = total / weight
+        return value if math.isfinite(value) else math.inf
+
+    def _restore_lowest(self):
+        """Measure the candidates; restore the lowest. Returns (label, value)."""
+        measured = [
+            (self.measure(snap), label, snap) for label, snap in self._candidates()
+        ]
+        value, label, snapshot = min(measured, key=lambda item: item[0])
+        if snapshot is not None:
+            self.network.restore(snapshot)
+        return label, value, measured[0][0]
+
+    # -------------------------------------------------- when things go wrong
+    def _diverged(self, value):
+        """Stop at once and fall back to weights that are known to be sane."""
+        self.stop_reason = "diverged"
+        finished = self.history.n_iter - self._first_n_iter
+        if self.settings.new_model and not finished:
+            raise ValueError(self._no_epoch_message(value))
+        rate = _rate_advice(self.settings.learning_rate)
+        epoch = self.history.n_iter + 1
+        if self.settings.incremental or not finished:
+            self._call_start.restore()
+            self._in_epoch = False
+            kept = "this call's updates were undone, leaving the model as it was"
+        else:
+            kept = self._restore_after_divergence()
+            self.optimizer.initialize(self.network.coef)
+            self._in_epoch = False
+        self._warn(
+            DivergenceWarning,
+            f"Training diverged in epoch {epoch}: the loss reached {value:.3g} (the "
+            f"reference, at the start of training, was {self._reference_text()}). "
+            f"Training stopped; {kept}. The most likely cause is a learning rate "
+            f"too large: {rate} If the features are not standardised, scale them "
+            "first (e.g. StandardScaler in a Pipeline).",
+        )
+        return None
+
+    def _restore_after_divergence(self):
+        """Restore the best weights of the finished epochs; describe them."""
+        if not self._rule.maximize:
+            label, value, _ = self._restore_lowest()
+            return (
+                f"the weights with the lowest training loss were restored ({label}, "
+                f"loss {value:.4g}) and the optimizer state was reset"
+            )
+        best = self._best_end
+        if best is None or self._best_end_is_next:
+            best = self._epoch_start  # the end of the last finished epoch
+        self.network.restore(best)
+        return (
+            f"the weights of epoch {self._best_epoch}, the best validation score, "
+            "were restored and the optimizer state was reset"
+        )
+
+    def _no_epoch_message(self, value):
+        """Why a new model could not finish one epoch, likelier cause first."""
+        advice = _rate_advice(self.settings.learning_rate)
+        data = f"the largest absolute value in X is {self._data_magnitude:.3g}"
+        causes = (
+            f"The input data may contain very large values ({data}): scale the "
+            "features, e.g. with StandardScaler in a Pipeline. Otherwise the "
+            f"learning rate is too large: {advice}"
+            if self._data_magnitude > UNSCALED_INPUT
+            else f"The learning rate is too large: {advice} (The features look "
+            f"scaled: {data}.)"
+        )
+        return (
+            "Training diverged before finishing one epoch (the loss reached "
+            f"{value:.3g}), so there is no model to keep. {causes}"
+        )
+
+    def _reference_text(self):
+        return "not measured" if self._reference is None else f"{self._reference:.3g}"
+
+    def _check_interrupt(self):
+        """Turn a Ctrl-C deferred by the guard into a stop, between steps."""
+        if self._interrupt.requested:
+            raise KeyboardInterrupt
+
+    def _keep_after_interrupt(self):
+        """Undo the unfinished epoch; False when there is nothing to keep."""
+        self.stop_reason = "interrupted"
+        finished = self.history.n_iter - self._first_n_iter
+        if self.settings.new_model and not finished:
+            return False
+        if self.settings.incremental or not finished:
+            self._call_start.restore()
+            what = "the call was undone, leaving the model as it was"
+        else:
+            if self._in_epoch:
+                self.network.restore(self._epoch_start)
+            what = f"the model keeps what {finished} finished epoch(s) learned"
+        self._in_epoch = False
+        self._warn(UserWarning, f"Training interrupted by the user: {what}.")
+        return True
+
+    # ------------------------------------------------------------- the end
+    def _settle(self, train):
+        """Choose the weights to keep when ``fit`` ends, and warn if needed."""
+        if self.settings.incremental or self.stop_reason == "diverged":
+            return
+        judged = self._restore_best()
+        gap = self._gap_to_constant(train, restored=judged is not None)
+        if judged == "warned":
+            return  # the unstable or no-progress warning already names the causes
+        if self.stop_reason == "max_iter" and not self.optimizer.full_batch:
+            self._warn(ConvergenceWarning, self._max_iter_message(gap))
+        elif gap is not None:
+            self._warn(ConvergenceWarning, self._constant_message(*gap))
+
+    def _restore_best(self):
+        """Apply the best-weights rules at the end of ``fit``.
+
+        Returns ``"restored"`` (early stopping's best epoch), ``"warned"``
+        (an unstable end or no progress, with its warning) or None.
+        """
+        if self._rule.maximize:
+            if self._best_end is not None and not self._best_end_is_next:
+                self.network.restore(self._best_end)
+                return "restored"
+            return None
+        if self._unstable() or self._no_progress():
+            return "warned"
+        return None
+
+    def _gap_to_constant(self, train, restored):
+        """``(fitted, constant)`` losses when a constant output fits better, else None.
+
+        The last epoch's loss (penalty included, so never below the data
+        loss) triggers an exact measurement only when it is above the loss
+        of the intercept-only output, or when other weights were restored.
+        """
+        if not self.history.loss_curve:
+            return None
+        _, targets, weight = train
+        constant = self.loss.intercept_only(targets, weight).astype(targets.dtype)
+        outputs = np.broadcast_to(constant, targets.shape).copy()
+        null = self.loss.value(targets, outputs, weight)
+        if not restored and self.history.loss_curve[-1] <= null:
+            return None
+        if not null > 0:
+            return None  # a constant target: any constant fits it exactly
+        fitted = self.measure(penalty=False)
+        return (fitted, null) if fitted > CONSTANT_MARGIN * null else None
+
+    def _constant_message(self, fitted, null):
+        """The warning for a network that fits worse than a constant output."""
+        return (
+            f"The fitted network fits its training data worse than a constant "
+            f"output would (training loss {fitted:.4g}; the best constant gives "
+            f"{null:.4g}), so its predictions are not meaningful. "
+            f"{self._likely_causes()}"
+        )
+
+    def _likely_causes(self):
+        """Why a fit ended badly, the likelier cause first."""
+        if self.stop_reason == "interrupted":
+            epochs = self.history.n_iter - self._first_n_iter
+            return (
+                f"Training was interrupted after {epochs} epoch(s); continue it "
+                "with warm_start=True or partial_fit."
+            )
+        advice = _rate_advice(self.settings.learning_rate)
+        if self._data_magnitude > UNSCALED_INPUT:
+            return (
+                "The features do not look scaled (the largest absolute value in X "
+                f"is {self._data_magnitude:.3g}): scale them, e.g. with "
+                "StandardScaler in a Pipeline. If they are, the learning rate is "
+                f"too large: {advice}"
+            )
+        return f"The learning rate is probably too large: {advice}"
+
+    def _max_iter_message(self, gap):
+        """The warning for a fit that ran out of epochs before converging."""
+        settings = self.settings
+        text = (
+            f"Stopped after max_iter={settings.max_epochs} epochs without "
+            f"converging: the stopping rule (tol={settings.tol}, n_iter_no_change="
+            f"{settings.n_iter_no_change}) did not end training. Increase max_iter, "
+            "or raise tol."
+        )
+        if gap is not None:
+            text += (
+                f" The network still fits its training data worse than a constant "
+                f"output would (training loss {gap[0]:.4g}; the best constant gives "
+                f"{gap[1]:.4g}), so its predictions are not meaningful yet."
+            )
+        return text
+
+    def _unstable(self):
+        """Restore the best weights if the fit ended far above them; True if so."""
+        curve = self.history.loss_curve[self._first_n_iter :]
+        if not curve or curve[-1] <= UNSTABLE_FACTOR * self._best_loss:
+            return False
+        label, kept, final = self._restore_lowest()
+        rate = _rate_advice(self.settings.learning_rate)
+        outcome = (
+            f"The weights from {label} measure lowest on the training data "
+            f"(loss {kept:.4g} against {final:.4g} at the end) and were restored."
+            if kept < final
+            else f"The final weights still measure lowest (loss {final:.4g}) and "
+            "were kept."
+        )
+        self._warn(
+            ConvergenceWarning,
+            f"Training was unstable: the last epoch's loss, {curve[-1]:.4g}, is "
+            f"{curve[-1] / self._best_loss:.3g} times the best, {self._best_loss:.4g}"
+            f" (epoch {self._best_epoch}). {outcome} The learning rate is probably "
+            f"too large: {rate}",
+        )
+        return True
+
+    def _no_progress(self):
+        """Warn when a new model ends no lower than its first epoch; True if so."""
+        curve = self.history.loss_curve
+        if not self.settings.new_model or len(curve) < 2 or curve[-1] < curve[0]:
+            return False
+        self._warn(
+            ConvergenceWarning,
+            f"Training did not reduce the loss: it was {curve[0]:.4g} in the first "
+            f"epoch and {curve[-1]:.4g} in the last. Check the learning rate "
+            f"(learning_rate={self.settings.learning_rate:g}: too large makes the "
+            "loss oscillate or grow, too small leaves it unchanged) and that the "
+            "features are scaled.",
+        )
+        return True
+
+    def _warn(self, category, message):
+        self.warnings.append((category, message))
+
+    # ---------------------------------------------------------- full batch
+    def _run_full_batch(self, train, validation):
+        """L-BFGS on every training row; one iteration is one epoch."""
+        n_train, network = train[1].shape[0], self.network
+
+        def objective(coef):
+            self._check_interrupt()
+            network.coef[...] = coef
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                value, _ = self._objective(train)
+            if not math.isfinite(value):
+                return math.inf, np.zeros(coef.shape)
+            return value, network.grad.astype(np.float64)
+
+        def after_iteration(intermediate_result):
+            loss = float(intermediate_result.fun)
+            if not loss <= DIVERGENCE_FACTOR * self._reference:
+                self._diverged(loss)
+                raise StopIteration
+            network.coef[...] = intermediate_result.x
+            # The iterate is exact: its loss was measured on it, so it is
+            # this "epoch"'s start snapshot, and the task opens and closes here.
+            self._begin_epoch()
+            if self._end_epoch(loss, n_train, validation):
+                raise StopIteration
+            self._in_epoch = True  # the line search of the next iteration
+
+        self._take_epoch_start()
+        self._in_epoch = True
+        result = self.optimizer.minimize(
+            objective, network.coef, self.settings.max_epochs, self.settings.tol,
+            after_iteration,
+        )  # fmt: skip
+        if self.stop_reason == "diverged":
+            return
+        if not math.isfinite(result.fun):
+            self._diverged(float(result.fun))
+            return
+        network.coef[...] = result.x
+        self._in_epoch = False
+        self._lbfgs_status(result)
+
+    def _lbfgs_status(self, result):
+        """Name the reason when SciPy stopped before converging (as MLP does)."""
+        if self.stop_reason in ("callback", "converged") or result.status == 0:
+            self.stop_reason = "converged" if result.status == 0 else self.stop_reason
+            return
+        self.stop_reason = "max_iter"
+        message = str(result.message)
+        advice = (
+            f"increase optimizer__max_fun (max_fun={self.optimizer.max_fun})"
+            if "EVALUATIONS" in message.upper()
+            else f"increase max_iter (max_iter={self.settings.max_epochs})"
+        )
+        self._warn(
+            ConvergenceWarning,
+            f"L-BFGS stopped after {result.nit} iterations without converging "
+            f"({message}): {advice}, or raise tol.",
+        )
+
+
+class _Checkpoint:
+    """What a training call changes in place, copied to put back on failure.
+
+    The network's weights and layer state, the optimizer's state and every
+    random generator (the loop's and those of the layers).
+    """
+
+    def __init__(self, loop):
+        self.network, self.optimizer = loop.network, loop.optimizer
+        self.weights = loop.network.snapshot()
+        self.optimizer_state = loop.optimizer.get_state()
+        generators = [loop.rng] + _layer_generators(loop.network)
+        self.generators = [(g, g.bit_generator.state) for g in generators]
+
+    def restore(self):
+        self.network.restore(self.weights)
+        self.optimizer.set_state(self.optimizer_state)
+        for generator, state in self.generators:
+            generator.bit_generator.state = state
+
+
+def _layer_generators(network):
+    """The random generators held by the network's layers (Dropout's ``rng_``)."""
+    return [
+        value
+        for layer in network.layers
+        for value in vars(layer).values()
+        if isinstance(value, np.random.Generator)
+    ]
+
+
+class _InterruptGuard:
+    """Defers a first Ctrl-C until the current step ends; a second one is immediate.
+
+    Only in the main thread and only over Python's default handler: elsewhere
+    ``KeyboardInterrupt`` arrives as usual, and the loop handles it the same way.
+    """
+
+    def __enter__(self):
+        self.requested = False
+        self._previous = None
+        in_main = threading.current_thread() is threading.main_thread()
+        if in_main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc_info):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+def _rate_advice(learning_rate):
+    """What to try instead of a learning rate that made training unstable."""
+    return f"try learning_rate={learning_rate / 10:g} or smaller."
+
+
+def _magnitude(X):
+    """Largest absolute value in ``X`` (dense or sparse), for error messages."""
+    values = X.data if sparse.issparse(X) else X
+    if values.size == 0:
+        return 0.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(np.max(np.abs(values)))

@@ -334,14 +334,15 @@ def test_adaptive_sgd_lowers_the_rate_instead_of_stopping(friedman, capsys):
 def test_invscaling_sgd_decays_the_rate_by_samples_seen(friedman):
     X, y = friedman
     plain = dict(momentum=0.0, nesterov=False)
-    settings = dict(batch_size=len(y), shuffle=False, max_iter=1, learning_rate=0.5)
+    # A rate small enough that training is stable: no best-weights restoring.
+    settings = dict(batch_size=len(y), shuffle=False, max_iter=1, learning_rate=0.1)
     scheduled = _small(**settings, optimizer=SGD(schedule="invscaling", **plain))
     by_hand = _small(**settings, optimizer=SGD(**plain), warm_start=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         scheduled.set_params(max_iter=3).fit(X, y)
         for epoch in range(3):  # one full-batch step per epoch
-            by_hand.set_params(learning_rate=0.5 / (epoch * len(y) + 1) ** 0.5)
+            by_hand.set_params(learning_rate=0.1 / (epoch * len(y) + 1) ** 0.5)
             by_hand.fit(X, y)
     np.testing.assert_allclose(scheduled.network_.coef, by_hand.network_.coef)
 
@@ -364,8 +365,12 @@ def test_warm_start_may_switch_early_stopping_on_and_off(friedman):
         warnings.simplefilter("ignore", ConvergenceWarning)
         model = _small(max_iter=3, warm_start=True).fit(X, y)
         model.set_params(early_stopping=True).fit(X, y)
-        assert len(model.validation_scores_) == 3 and model.best_loss_ is None
-        assert model.best_validation_score_ == max(model.validation_scores_)
+        # One validation entry per epoch: NaN for the epochs not validated.
+        assert len(model.validation_scores_) == 6 and model.best_loss_ is None
+        assert np.isnan(model.validation_scores_[:3]).all()
+        assert model.best_validation_score_ == max(model.validation_scores_[3:])
         model.set_params(early_stopping=False).fit(X, y)
     assert model.best_loss_ == min(model.loss_curve_[-3:])
     assert model.best_validation_score_ is None and model.n_iter_ == 9
+    assert len(model.validation_scores_) == len(model.validation_loss_curve_) == 9
+    assert np.isnan(model.validation_scores_[6:]).all()
