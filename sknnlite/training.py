@@ -78,6 +78,9 @@ DIVERGENCE_FACTOR = 1e4
 #: A fit that ends with a loss this many times its best epoch's is unstable.
 UNSTABLE_FACTOR = 3.0
 
+#: Stop reasons chosen by the user (a callback, Ctrl-C), not by training.
+USER_STOPS = ("callback", "interrupted")
+
 #: A fitted network whose training loss is above this many times the loss of
 #: the best constant output learned less than nothing.
 CONSTANT_MARGIN = 1.01
@@ -873,8 +876,8 @@ class TrainingLoop:
         loss) triggers an exact measurement only when it is above the loss
         of the intercept-only output, or when other weights were restored.
         """
-        if not self.history.loss_curve:
-            return None
+        if not self.history.loss_curve or self.stop_reason in USER_STOPS:
+            return None  # the user chose to stop: no verdict on the model
         _, targets, weight = train
         constant = self.loss.intercept_only(targets, weight).astype(targets.dtype)
         outputs = np.broadcast_to(constant, targets.shape).copy()
@@ -897,12 +900,6 @@ class TrainingLoop:
 
     def _likely_causes(self):
         """Why a fit ended badly, the likelier cause first."""
-        if self.stop_reason == "interrupted":
-            epochs = self.history.n_iter - self._first_n_iter
-            return (
-                f"Training was interrupted after {epochs} epoch(s); continue it "
-                "with warm_start=True or partial_fit."
-            )
         advice = _rate_advice(self.settings.learning_rate)
         if self._data_magnitude > UNSCALED_INPUT:
             return (

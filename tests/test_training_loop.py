@@ -291,7 +291,6 @@ def test_every_optimizer_checks_that_gradients_are_written_in_place(small, optim
 
 
 # -------------------------------------------------------------- interruptions
-@pytest.mark.filterwarnings("ignore:The fitted network fits:ConvergenceWarning")
 @pytest.mark.parametrize("how", ["raise", "signal"])
 def test_ctrl_c_keeps_the_finished_epochs(friedman, how):
     X, y = friedman  # 600 rows: 3 batches per epoch
