@@ -177,15 +177,21 @@ def test_grid_search_over_layer_settings_and_whole_stacks(friedman):
         grid.fit(X, y)
     assert grid.best_params_["layers__0__units"] == 32
     assert layers[0].units == 4
-    stacks = GridSearchCV(
-        NNRegressor(max_iter=20, random_state=0),
-        {"layers": [[Dense(8), ReLU(), Dense()], [Dense(8), Tanh(), Dense()]]},
-        cv=2,
-    )
+    candidates = [[Dense(8), ReLU(), Dense()], [Dense(8), Tanh(), Dense()]]
+    base = NNRegressor(max_iter=20, random_state=0)
+    stacks = GridSearchCV(base, {"layers": candidates}, cv=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         stacks.fit(X, y)
-    assert len(stacks.cv_results_["params"]) == 2
+        direct = [
+            cross_val_score(clone(base).set_params(layers=stack), X, y, cv=2).mean()
+            for stack in candidates
+        ]
+    # Each whole stack was trained as given: same scores as fitting it directly.
+    np.testing.assert_array_equal(stacks.cv_results_["mean_test_score"], direct)
+    winner = candidates[int(np.argmax(direct))]
+    assert type(stacks.best_estimator_.layers_[1]) is type(winner[1])
+    assert direct[0] != direct[1]
 
 
 def test_clone_gives_unfitted_equal_estimator(friedman):

@@ -52,19 +52,20 @@ def _assert_same_state(before, after):
     assert before[4] == after[4]
 
 
-@pytest.mark.parametrize("learning_rate", [1e6, 10.0])
-def test_divergence_stops_restores_best_weights_and_says_why(data, learning_rate):
+@pytest.mark.parametrize("learning_rate", [1e6, 1e3])
+def test_divergence_warns_and_never_leaves_a_model_worse_than_untrained(
+    data, learning_rate
+):
     X, y = data
+    X = 100 * X + 50  # unscaled: Adam at these rates certainly explodes
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        with pytest.warns(DivergenceWarning, match=r"diverged in epoch \d+.*learning"):
+        with pytest.warns(DivergenceWarning, match="learning_rate="):
             model = _model(learning_rate=learning_rate).fit(X, y)
     assert np.all(np.isfinite(model.predict(X)))
     assert all(np.isfinite(model.loss_curve_))
-    if model.n_iter_ == 0:
-        np.testing.assert_array_equal(model.network_.coef, model._initial_coef)
-    else:
-        assert model.loss_curve_[-1] < model.loss_curve_[0] * 100
+    untrained = _fit_quietly(_model(learning_rate=1e-300, max_iter=1), X, y)
+    assert model.score(X, y) >= untrained.score(X, y) - 1e-9
 
 
 def test_divergence_in_first_epoch_says_the_model_is_untrained(data):
