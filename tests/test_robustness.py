@@ -88,8 +88,9 @@ def test_divergence_never_loses_a_good_model(data):
 
 def test_no_progress_is_reported(data):
     X, y = data
-    with pytest.warns(ConvergenceWarning, match="did not reduce the loss"):
-        _model(learning_rate=1.0, max_iter=20).fit(X, y)
+    with pytest.warns(ConvergenceWarning, match="max_iter=20"):
+        with pytest.warns(ConvergenceWarning, match="did not reduce the loss"):
+            _model(learning_rate=1.0, max_iter=20).fit(X, y)
 
 
 @pytest.mark.parametrize("factor", [1e-200, 1e-3, 1.0, 1e3, 1e5, 1e200])
