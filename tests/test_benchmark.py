@@ -26,7 +26,34 @@ def test_quick_benchmark_prints_a_row_per_case_and_the_memory(capsys):
     assert "threads=1" in out and "kernel=" in out
     rows = [line for line in out.splitlines() if re.match(r"\| (friedman1|regr)", line)]
     assert [row.split(" | ")[1] for row in rows] == ["float64", "float32"] * 2
-    for row in rows:
-        ratio = float(row.split(" | ")[4].rstrip("x"))
-        assert ratio > 0
+    assert all(len(row.strip("|").split("|")) == 12 for row in rows)
     assert re.search(r"predict 5000 x 50 float32: [\d.]+ MiB traced", out)
+
+
+def test_format_row_computes_every_ratio_the_right_way_up():
+    row = {
+        "dataset": "friedman1 400x10",
+        "dtype": "float32",
+        "mlp_s": [0.3, 0.2, 0.4],
+        "ours_s": [0.1, 0.12, 0.08],
+        "floor_s": 0.05,
+        "mlp_r2": 0.9,
+        "ours_r2": 0.91,
+        "mlp_rows_s": 2e6,
+        "ours_rows_s": 3e6,
+    }
+    cells = [cell.strip() for cell in load_benchmark().format_row(row).split("|")]
+    assert cells[1:-1] == [
+        "friedman1 400x10",
+        "float32",
+        "0.300 (0.200-0.400)",  # MLP s/epoch: median (min-max)
+        "0.100 (0.080-0.120)",
+        "3.00x",  # MLP / ours: above 1 when ours is faster
+        "0.050",
+        "2.00x",  # ours / matmul floor
+        "0.9000",
+        "0.9100",
+        "2.00M",
+        "3.00M",
+        "1.50x",  # ours / MLP predict throughput
+    ]

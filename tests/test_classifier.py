@@ -282,6 +282,7 @@ def _mean_test_accuracies(X, Y, max_iter):
     return np.mean(ours), np.mean(theirs)
 
 
+@pytest.mark.slow
 def test_digits_accuracy_matches_mlp_classifier():
     # Both: one hidden layer of 100 ReLUs, Adam, at most 200 epochs.
     # Measured: NNClassifier 0.9773, MLPClassifier 0.9782 (5 seeds).
@@ -289,6 +290,7 @@ def test_digits_accuracy_matches_mlp_classifier():
     assert ours >= theirs - 0.005
 
 
+@pytest.mark.slow
 def test_multilabel_subset_accuracy_matches_mlp_classifier():
     # Measured: NNClassifier 0.4216, MLPClassifier 0.4360 (5 seeds).
     X, Y = make_multilabel_classification(

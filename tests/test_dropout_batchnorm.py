@@ -175,7 +175,9 @@ def test_weighted_and_repeated_dropout_fits_are_identical():
 
 def test_network_dropout_masks_follow_rows_not_positions():
     rng = np.random.default_rng(0)
-    model = _model(layers=[Dense(300), Dropout(0.25), Dense()], max_iter=1)
+    model = _model(
+        layers=[Dense(300), Dropout(0.25), Dense()], max_iter=1, batch_size=40
+    )
     X = rng.normal(size=(40, 5))
     model.fit(X, rng.normal(size=40))
     network, dropout = model.network_, model.layers_[1]

@@ -173,3 +173,75 @@ def test_new_activations_match_their_definitions():
     for layer, want in expected.items():
         build_layer(layer, x.shape[1], np.random.default_rng(0), np.float64)
         np.testing.assert_allclose(layer.forward(x), want, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize(
+    "layer, left_slope",
+    [
+        (ReLU(), 0.0),
+        (LeakyReLU(negative_slope=0.2), 0.2),
+        (ELU(alpha=0.5), 0.5),
+        (SELU(), 1.0507009873554805 * 1.6732632423543772),
+    ],
+    ids=repr,
+)
+def test_kinked_activations_use_the_left_derivative_at_zero(layer, left_slope):
+    build_layer(layer, 3, np.random.default_rng(0), np.float64)
+    x = np.array([[-1e-3, 0.0, 1e-3]])
+    out = layer.forward(x, training=True).copy()
+    assert out[0, 1] == 0.0
+    grad = layer.backward(np.ones((1, 3)))
+    assert grad[0, 1] == pytest.approx(left_slope, rel=1e-12)
+    right = 1.0507009873554805 if isinstance(layer, SELU) else 1.0
+    assert grad[0, 2] == pytest.approx(right, rel=1e-12)
+
+
+def test_scratch_buffers_are_reused_and_grown_only_when_needed():
+    layer = Dense(2)
+    first = layer.scratch("_buf", (5, 3), np.float64)
+    assert first.shape == (5, 3) and first.dtype == np.float64
+    assert np.shares_memory(layer.scratch("_buf", (5, 3), np.float64), first)
+    smaller = layer.scratch("_buf", (2, 3), np.float64)
+    assert smaller.shape == (2, 3) and np.shares_memory(smaller, first)
+    larger = layer.scratch("_buf", (8, 3), np.float64)
+    assert larger.shape == (8, 3) and not np.shares_memory(larger, first)
+    wider = layer.scratch("_buf", (8, 4), np.float64)
+    assert wider.shape == (8, 4) and not np.shares_memory(wider, larger)
+    single = layer.scratch("_buf", (8, 4), np.float32)
+    assert single.dtype == np.float32 and single.shape == (8, 4)
+    assert not np.shares_memory(layer.scratch("_other", (8, 4), np.float32), single)
+
+
+def test_constant_buffers_are_read_only_filled_and_reused():
+    layer = Dense(2)
+    ones = layer.constant("_ones", (6,), np.float64, 1)
+    np.testing.assert_array_equal(ones, np.ones(6))
+    assert not ones.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        ones[0] = 2.0
+    fewer = layer.constant("_ones", (4,), np.float64, 1)
+    assert fewer.shape == (4,) and np.shares_memory(fewer, ones)
+    more = layer.constant("_ones", (9,), np.float64, 1)
+    assert more.shape == (9,) and not np.shares_memory(more, ones)
+    single = layer.constant("_ones", (9,), np.float32, 1)
+    assert single.dtype == np.float32
+    wide = layer.constant("_zeros", (3, 2), np.float64, 0)
+    np.testing.assert_array_equal(wide, np.zeros((3, 2)))
+    taller = layer.constant("_zeros", (3, 5), np.float64, 0)
+    assert taller.shape == (3, 5)
+
+
+def test_layer_state_round_trips_through_get_state_and_set_state():
+    norm = BatchNorm()
+    build_layer(norm, 3, np.random.default_rng(0), np.float64)
+    norm.forward(np.arange(12.0).reshape(4, 3), training=True)
+    saved = norm.get_state()
+    assert set(saved) == {"running_mean_", "running_var_"}
+    assert not np.shares_memory(saved["running_mean_"], norm.running_mean_)
+    expected = saved["running_mean_"].copy()
+    running_mean = norm.running_mean_
+    norm.forward(np.ones((4, 3)), training=True)
+    norm.set_state(saved)
+    assert norm.running_mean_ is running_mean  # written in place
+    np.testing.assert_array_equal(norm.running_mean_, expected)
+    assert Dense(3).get_state() == {}

@@ -49,9 +49,18 @@ def test_lbfgs_reaching_max_iter_warns(data):
 
 def test_lbfgs_early_stopping_restores_the_best_iteration(data):
     X, y, _, _ = data
-    model = _model(early_stopping=True, max_iter=300, n_iter_no_change=3).fit(X, y)
+    settings = dict(early_stopping=True, n_iter_no_change=3)
+    model = _model(max_iter=300, **settings).fit(X, y)
     assert len(model.validation_scores_) == model.n_iter_ < 300
     assert model.best_validation_score_ == max(model.validation_scores_)
+    best = int(np.argmax(model.validation_scores_)) + 1
+    assert best < model.n_iter_
+    # The same fit stopped at the best iteration ends on the restored weights.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        replay = _model(max_iter=best, **settings).fit(X, y)
+    assert replay.validation_scores_ == model.validation_scores_[:best]
+    np.testing.assert_allclose(model.predict(X), replay.predict(X), rtol=1e-10)
 
 
 def test_lbfgs_honours_sample_weight_like_repeated_rows(data):

@@ -182,3 +182,28 @@ def test_extreme_logits_give_exact_finite_values(
     np.testing.assert_array_equal(gradient[1:], 0.0)
     # The loss is linear out there, so a wide step gives exact differences.
     check_loss_gradient(loss, targets, logits, weights, eps=1e-3).raise_if_wrong()
+
+
+ALL_LOSSES = LOSS_CASES + [
+    (SoftmaxCrossEntropy(), ONE_HOT),
+    (SigmoidCrossEntropy(), INDICATOR),
+]
+
+
+@pytest.mark.parametrize("weights", [None, WEIGHTS], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("loss, y", ALL_LOSSES, ids=lambda case: repr(case)[:20])
+def test_value_and_gradient_shortcuts_agree_with_the_pair(loss, y, weights):
+    logits = LOGITS if y.shape[1] == N_CLASSES else Y_PRED
+    value, gradient = loss.value_and_gradient(y, logits.copy(), weights)
+    assert loss.value(y, logits.copy(), weights) == value
+    np.testing.assert_array_equal(loss.gradient(y, logits.copy(), weights), gradient)
+    assert isinstance(value, float) and gradient.shape == y.shape
+
+
+@pytest.mark.parametrize("loss, y", ALL_LOSSES, ids=lambda case: repr(case)[:20])
+def test_float32_outputs_give_float32_gradients(loss, y):
+    logits = (LOGITS if y.shape[1] == N_CLASSES else Y_PRED).astype(np.float32)
+    value, gradient = loss.value_and_gradient(y.astype(np.float32), logits)
+    reference = loss.value(y, logits.astype(np.float64))
+    assert gradient.dtype == np.float32
+    assert value == pytest.approx(reference, rel=1e-5)

@@ -1,5 +1,7 @@
 """Optimizers: same updates as scikit-learn's MLP optimizers, and real descent."""
 
+import pickle
+
 import numpy as np
 import pytest
 from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
@@ -115,3 +117,67 @@ def test_sgd_schedules_follow_scikit_learn():
     assert adaptive.reduce_on_plateau(0.1) == pytest.approx(0.02)
     assert adaptive.reduce_on_plateau(4e-6) is None
     assert constant.reduce_on_plateau(0.1) is None
+
+
+def _rosenbrock(x):
+    value = float(np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2))
+    grad = np.zeros_like(x)
+    grad[:-1] = -400.0 * x[:-1] * (x[1:] - x[:-1] ** 2) - 2 * (1 - x[:-1])
+    grad[1:] += 200.0 * (x[1:] - x[:-1] ** 2)
+    return value, grad
+
+
+@pytest.mark.parametrize(
+    "max_corrections, max_fun, max_iter, tol",
+    [(2, 15000, 8, 1e-5), (10, 9, 50, 1e-5), (3, 15000, 200, 1e-2)],
+    ids=["corrections", "max_fun", "tol"],
+)
+def test_lbfgs_passes_every_setting_to_scipy(max_corrections, max_fun, max_iter, tol):
+    from scipy.optimize import minimize
+
+    start = np.array([-1.2, 1.0, -0.5, 0.8])
+    optimizer = LBFGS(max_fun=max_fun, max_corrections=max_corrections)
+    optimizer.initialize(start)
+    ours = optimizer.minimize(_rosenbrock, start.copy(), max_iter, tol, None)
+    options = dict(maxiter=max_iter, maxfun=max_fun, maxcor=max_corrections, gtol=tol)
+    reference = minimize(
+        _rosenbrock, start, jac=True, method="L-BFGS-B", options=options
+    )
+    np.testing.assert_array_equal(ours.x, reference.x)
+    assert ours.nit == reference.nit and ours.nfev == reference.nfev
+    # Each setting is one that changes the result from SciPy's defaults.
+    default = minimize(_rosenbrock, start, jac=True, method="L-BFGS-B")
+    assert not np.array_equal(ours.x, default.x)
+
+
+def test_lbfgs_counts_steps_over_calls_and_stops_on_the_callback():
+    optimizer = LBFGS()
+    optimizer.initialize(np.zeros(4))
+    first = optimizer.minimize(_rosenbrock, np.zeros(4), 3, 1e-8, None)
+    second = optimizer.minimize(_rosenbrock, first.x, 4, 1e-8, None)
+    assert optimizer.n_steps_ == first.nit + second.nit == 7
+    seen = []
+
+    def stop_after_two(intermediate_result):
+        seen.append(intermediate_result.fun)
+        if len(seen) == 2:
+            raise StopIteration
+
+    result = optimizer.minimize(_rosenbrock, np.zeros(4), 50, 1e-8, stop_after_two)
+    assert result.nit == len(seen) == 2 and optimizer.n_steps_ == 9
+
+
+@pytest.mark.parametrize("optimizer", [Adam(beta_1=0.8), SGD(momentum=0.3), LBFGS()])
+def test_optimizer_templates_pickle_before_and_after_initialize(optimizer):
+    template = pickle.loads(pickle.dumps(optimizer))
+    assert template.get_params() == optimizer.get_params()
+    fitted = get_optimizer(optimizer)
+    fitted.initialize(np.ones(3))
+    restored = pickle.loads(pickle.dumps(fitted))
+    assert "_tmp" not in vars(restored)
+    if isinstance(fitted, LBFGS):
+        return
+    params, restored_params = np.ones(3), np.ones(3)
+    fitted.step(params, np.array([0.5, -1.0, 2.0]), 0.1)
+    restored.step(restored_params, np.array([0.5, -1.0, 2.0]), 0.1)
+    np.testing.assert_array_equal(params, restored_params)

@@ -10,15 +10,20 @@ README = (ROOT / "README.md").read_text()
 BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
 
 
-def test_readme_has_examples():
-    assert len(BLOCKS) >= 4
+def _is_signature_listing(block):
+    return block.lstrip().startswith("NNRegressor(layers=None")
+
+
+def test_every_python_block_of_the_readme_is_found_and_only_one_skipped():
+    assert len(BLOCKS) == README.count("```python\n")
+    assert sum(_is_signature_listing(block) for block in BLOCKS) == 1
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_readme_python_blocks_run_in_order():
     namespace = {"__name__": "readme"}
     for block in BLOCKS:
-        if block.lstrip().startswith("NNRegressor(layers=None"):
+        if _is_signature_listing(block):
             continue  # the signature listing, not an example
         exec(compile(block, "README.md", "exec"), namespace)
     scale = namespace["Scale"]

@@ -4,10 +4,11 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.datasets import make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import mean_poisson_deviance, r2_score
-from sklearn.model_selection import GridSearchCV
+from sklearn.model_selection import GridSearchCV, cross_val_score
 
 from sknnlite import (
     BatchNorm,
@@ -98,10 +99,24 @@ def test_unknown_loss_name_is_refused_by_name():
 
 def test_huber_delta_is_tunable_as_a_nested_parameter():
     X, y = make_regression(n_samples=60, n_features=3, random_state=0)
-    model = NNRegressor([Dense(4), ReLU(), Dense()], loss=Huber(), max_iter=3)
+    model = NNRegressor(
+        [Dense(4), ReLU(), Dense()], loss=Huber(), max_iter=3, random_state=0
+    )
     assert model.get_params()["loss__delta"] == 1.0
-    search = GridSearchCV(model, {"loss__delta": [0.1, 2.0]}, cv=2).fit(X, y)
-    assert search.best_params_["loss__delta"] in (0.1, 2.0)
+    deltas = [0.1, 2.0]
+    search = GridSearchCV(model, {"loss__delta": deltas}, cv=2).fit(X, y)
+    # Each candidate scores exactly as a model built with that Huber(delta).
+    direct = [
+        cross_val_score(clone(model).set_params(loss=Huber(delta)), X, y, cv=2).mean()
+        for delta in deltas
+    ]
+    np.testing.assert_array_equal(search.cv_results_["mean_test_score"], direct)
+    assert direct[0] != direct[1]
+    assert search.best_params_["loss__delta"] == deltas[int(np.argmax(direct))]
+    assert (
+        search.best_estimator_.loss_function_.delta
+        == search.best_params_["loss__delta"]
+    )
     assert model.loss.delta == 1.0
     with pytest.raises(ValueError, match="delta"):
         NNRegressor(loss=Huber(delta=-1.0), max_iter=1).fit(X, y)
