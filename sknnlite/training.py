@@ -695,6 +695,10 @@ class TrainingLoop:
         counts: the validation score was measured on exactly those weights.
         """
         self._best_loss, self._best_epoch = loss, self.history.n_iter + 1
+        if self.optimizer.full_batch:  # an L-BFGS iterate: measured as snapshotted
+            self._best_start, self._best_end = None, self._epoch_start
+            self._best_end_is_next = False
+            return
         by_score = self._rule.maximize
         self._best_start = None if by_score else self._epoch_start
         self._best_end, self._best_end_is_next = None, True

@@ -167,18 +167,32 @@ def unscaled():
 
 def test_a_loss_that_overflows_mid_epoch_is_reported_once(unscaled):
     # The first batch's step sends the weights to ~1e200; the next batch's
-    # loss overflows to inf in the middle of the first epoch.
+    # loss overflows to inf in the middle of the epoch.
     X, y = unscaled
-    settings = dict(optimizer=SGD(momentum=0.0), learning_rate=1e200, batch_size=10)
+    settings = dict(optimizer=SGD(momentum=0.0), batch_size=10, warm_start=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = _regressor(**settings, learning_rate=1e-7).fit(X, y)
+    before = model.predict(X)
+    model.set_params(learning_rate=1e200)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         with pytest.warns(DivergenceWarning, match="learning_rate") as caught:
-            model = _regressor(**settings).fit(X, y)
+            model.fit(X, y)
     assert len(caught) == 1
-    assert np.all(np.isfinite(model.predict(X)))
     assert all(np.isfinite(model.loss_curve_))
-    untrained = _untrained(_regressor(**settings), X, y)
-    assert model.score(X, y) >= untrained.score(X, y) - 1e-9
+    np.testing.assert_array_equal(model.predict(X), before)
+
+
+def test_a_new_model_that_overflows_in_its_first_epoch_raises(unscaled):
+    X, y = unscaled
+    settings = dict(optimizer=SGD(momentum=0.0), learning_rate=1e200, batch_size=10)
+    model = _regressor(**settings)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning on the way: one clear error
+        with pytest.raises(ValueError, match="before finishing one epoch"):
+            model.fit(X, y)
+    assert not hasattr(model, "network_")
 
 
 def test_divergence_inside_partial_fit_warns_and_keeps_a_usable_model(unscaled):
