@@ -780,7 +780,7 @@ class TrainingLoop:
             f"Training diverged in epoch {epoch}: the loss reached {value:.3g} (the "
             f"reference, at the start of training, was {self._reference_text()}). "
             f"Training stopped; {kept}. The most likely cause is a learning rate "
-            f"too large: {rate} If the features are not standardised, scale them "
+            f"too large: {rate}. If the features are not standardised, scale them "
             "first (e.g. StandardScaler in a Pipeline).",
         )
         return None
@@ -809,9 +809,9 @@ class TrainingLoop:
         causes = (
             f"The input data may contain very large values ({data}): scale the "
             "features, e.g. with StandardScaler in a Pipeline. Otherwise the "
-            f"learning rate is too large: {advice}"
+            f"learning rate is too large: {advice}."
             if self._data_magnitude > UNSCALED_INPUT
-            else f"The learning rate is too large: {advice} (The features look "
+            else f"The learning rate is too large: {advice}. (The features look "
             f"scaled: {data}.)"
         )
         return (
@@ -902,17 +902,39 @@ class TrainingLoop:
             f"{self._likely_causes()}"
         )
 
-    def _likely_causes(self):
-        """Why a fit ended badly, the likelier cause first."""
+    def _likely_causes(self, unstable=False):
+        """Why a fit ended badly, the likelier cause first.
+
+        Unscaled features come first when ``X`` looks unscaled. A fit that
+        became unstable had a learning rate too large; one that merely ended
+        poor may also have stopped before learning enough.
+        """
         advice = _rate_advice(self.settings.learning_rate)
+        rate = f"the learning rate is too large: {advice}."
+        if not unstable:
+            rate = (
+                f"the learning rate may be too large ({advice}), or training "
+                f"stopped before it learned enough ({self._how_it_stopped()})."
+            )
         if self._data_magnitude > UNSCALED_INPUT:
             return (
                 "The features do not look scaled (the largest absolute value in X "
                 f"is {self._data_magnitude:.3g}): scale them, e.g. with "
-                "StandardScaler in a Pipeline. If they are, the learning rate is "
-                f"too large: {advice}"
+                f"StandardScaler in a Pipeline. If they are, {rate}"
             )
-        return f"The learning rate is probably too large: {advice}"
+        return rate[0].upper() + rate[1:]
+
+    def _how_it_stopped(self):
+        """The rule that ended training, in words."""
+        epochs = self.history.n_iter - self._first_n_iter
+        settings = self.settings
+        if self.stop_reason == "converged" and not self.optimizer.full_batch:
+            return (
+                f"it stopped after {epochs} epoch(s) without an improvement of tol="
+                f"{settings.tol} for more than n_iter_no_change="
+                f"{settings.n_iter_no_change} epochs"
+            )
+        return f"it stopped after {epochs} epoch(s)"
 
     def _max_iter_message(self, gap):
         """The warning for a fit that ran out of epochs before converging."""
@@ -937,7 +959,6 @@ class TrainingLoop:
         if not curve or curve[-1] <= UNSTABLE_FACTOR * self._best_loss:
             return False
         label, kept, final = self._restore_lowest()
-        rate = _rate_advice(self.settings.learning_rate)
         outcome = (
             f"The weights from {label} measure lowest on the training data "
             f"(loss {kept:.4g} against {final:.4g} at the end) and were restored."
@@ -949,8 +970,8 @@ class TrainingLoop:
             ConvergenceWarning,
             f"Training was unstable: the last epoch's loss, {curve[-1]:.4g}, is "
             f"{curve[-1] / self._best_loss:.3g} times the best, {self._best_loss:.4g}"
-            f" (epoch {self._best_epoch}). {outcome} The learning rate is probably "
-            f"too large: {rate}",
+            f" (epoch {self._best_epoch}). {outcome} "
+            f"{self._likely_causes(unstable=True)}",
         )
         return True
 
@@ -1092,7 +1113,7 @@ class _InterruptGuard:
 
 def _rate_advice(learning_rate):
     """What to try instead of a learning rate that made training unstable."""
-    return f"try learning_rate={learning_rate / 10:g} or smaller."
+    return f"try learning_rate={learning_rate / 10:g} or smaller"
 
 
 def _magnitude(X):

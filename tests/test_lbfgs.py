@@ -27,9 +27,9 @@ def _model(**params):
 
 def test_lbfgs_fits_small_data_as_well_as_mlp_lbfgs(data):
     X, y, X_test, y_test = data
-    ours = _model(max_iter=300).fit(X, y)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # both stop at max_iter, as MLP does here
         warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = _model(max_iter=300).fit(X, y)
         mlp = MLPRegressor(
             hidden_layer_sizes=(32,), activation="tanh", solver="lbfgs",
             max_iter=300, random_state=0,

@@ -93,6 +93,11 @@ def _mlp_stopping_epoch(values, tol, n_iter_no_change, higher_is_better):
     return None
 
 
+# A huge tol stops after a handful of epochs, on a network no better than a
+# constant yet: the warning that says so is expected.
+@pytest.mark.filterwarnings(
+    "ignore:The fitted network fits:sklearn.exceptions.ConvergenceWarning"
+)
 @pytest.mark.parametrize("early_stopping", [False, True])
 @pytest.mark.parametrize("n_iter_no_change", [1, 2, 5])
 def test_regressor_stops_at_the_epoch_mlp_regressor_stops_at(
@@ -111,6 +116,11 @@ def test_regressor_stops_at_the_epoch_mlp_regressor_stops_at(
     assert len(ours.loss_curve_) == ours.n_iter_
 
 
+# A huge tol stops after a handful of epochs, on a network no better than a
+# constant yet: the warning that says so is expected.
+@pytest.mark.filterwarnings(
+    "ignore:The fitted network fits:sklearn.exceptions.ConvergenceWarning"
+)
 @pytest.mark.parametrize("early_stopping", [False, True])
 @pytest.mark.parametrize("n_iter_no_change", [1, 3])
 def test_classifier_stops_at_the_epoch_mlp_classifier_stops_at(
