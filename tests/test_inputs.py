@@ -420,6 +420,10 @@ def test_a_fitted_model_diverging_on_huge_X_names_the_data_first(friedman):
     assert message.index("do not look scaled") < message.index("learning rate")
 
 
+# scikit-learn's validation casts first and then reports the overflow, with
+# NumPy's warnings on the way (as at predict time).
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 def test_float64_X_that_overflows_a_float32_model_is_refused(friedman):
     # partial_fit used to train a float32 network on float64 X without a cast.
     X, y = friedman
