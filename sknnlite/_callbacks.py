@@ -7,7 +7,20 @@ part through :class:`FitTasks`: one root task per ``fit`` (or
 ``partial_fit``) call and one subtask per epoch. With an older scikit-learn
 the mixin is an empty stand-in and the tasks do nothing, so fitting works
 the same without callbacks.
+
+A hook that asks for ``fitted_estimator`` gets a snapshot: a copy of the
+estimator whose fitted state (network, optimizer, histories, counters) is a
+deep copy of the state at the hook, so it keeps predicting what the model
+predicted then while training goes on. scikit-learn builds it only when a
+hook declares ``fitted_estimator`` (``reconstruction_attributes`` may be a
+callable, evaluated lazily once per hook call), so fits without such a
+callback copy nothing.
 """
+
+import copy
+
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
 try:
     from sklearn.callback import CallbackSupportMixin
@@ -17,7 +30,47 @@ except ImportError:  # scikit-learn < 1.9: no callback API
         """Stand-in for ``sklearn.callback.CallbackSupportMixin``: no callbacks."""
 
 
-__all__ = ["CallbackSupportMixin", "FitTasks"]
+__all__ = ["CALLBACK_STATE", "CallbackSupportMixin", "FitTasks", "fitted_state_copy"]
+
+#: Attributes scikit-learn's callback machinery sets on an estimator. They are
+#: not part of the model: a snapshot shares them (the callbacks themselves,
+#: which may hold threads, cannot be deep-copied).
+CALLBACK_STATE = frozenset(
+    {
+        "_skl_callbacks",
+        "_skl_callbacks_to_teardown",
+        "_parent_callback_ctx",
+        "_callback_fit_ctx",
+    }
+)
+
+
+def fitted_state_copy(estimator):
+    """Deep copy of every fitted attribute of ``estimator``, as a dict.
+
+    Everything but the constructor parameters and :data:`CALLBACK_STATE` is
+    copied: the network (parameter vector and layer state, without the
+    layers' scratch buffers), the optimizer's state, the random generator and
+    the histories, so nothing training does later reaches the copy.
+
+    Parameters
+    ----------
+    estimator : BaseNN
+        The estimator being trained.
+
+    Returns
+    -------
+    state : dict or None
+        Attribute name to copied value; None while the estimator has no
+        network yet (a callback then receives ``fitted_estimator=None``).
+    """
+    try:
+        check_is_fitted(estimator, "network_")
+    except NotFittedError:
+        return None
+    shared = set(estimator.get_params(deep=False)) | CALLBACK_STATE
+    state = {k: v for k, v in vars(estimator).items() if k not in shared}
+    return copy.deepcopy(state)
 
 
 class _NoTask:
@@ -36,6 +89,10 @@ class _NoTask:
 class FitTasks:
     """The callback tasks of one fit call: the fit itself and one per epoch.
 
+    Every hook that asks for ``fitted_estimator`` receives a snapshot of the
+    estimator as it is when the hook runs (see :func:`fitted_state_copy`):
+    at the end of an epoch, the model after that epoch.
+
     Parameters
     ----------
     estimator : estimator instance
@@ -52,7 +109,14 @@ class FitTasks:
     def __init__(self, estimator, max_epochs, X, y, sample_weight=None):
         self.estimator = estimator
         metadata = None if sample_weight is None else {"sample_weight": sample_weight}
-        self._data = {"X": X, "y": y, "metadata": metadata}
+        # A callable: scikit-learn calls it only for hooks that want a
+        # ``fitted_estimator``, so the copy costs nothing otherwise.
+        self._data = {
+            "X": X,
+            "y": y,
+            "metadata": metadata,
+            "reconstruction_attributes": self._snapshot,
+        }
         init = getattr(estimator, "_init_callback_context", None)
         self._root = _NoTask() if init is None else init(max_subtasks=max_epochs)
         self._root.call_on_fit_task_begin(estimator=estimator, **self._data)
@@ -62,6 +126,10 @@ class FitTasks:
         self._epochs = self._root if has_callbacks else _NoTask()
         self._epoch = None
 
+    def _snapshot(self):
+        """The estimator's fitted state now, copied (called by scikit-learn)."""
+        return fitted_state_copy(self.estimator)
+
     def begin_epoch(self):
         """Open the task of the next epoch."""
         self._epoch = self._epochs.subcontext(task_name="epoch")
@@ -69,14 +137,8 @@ class FitTasks:
 
     def end_epoch(self):
         """Close the epoch's task; returns True if a callback asks to stop."""
-        # The estimator is ready to predict after every epoch, so the
-        # ``fitted_estimator`` a callback receives is a shallow copy of it.
-        return self._epoch.call_on_fit_task_end(
-            estimator=self.estimator, reconstruction_attributes={}, **self._data
-        )
+        return self._epoch.call_on_fit_task_end(estimator=self.estimator, **self._data)
 
     def end(self):
         """Close the root task, after the last epoch."""
-        self._root.call_on_fit_task_end(
-            estimator=self.estimator, reconstruction_attributes={}, **self._data
-        )
+        self._root.call_on_fit_task_end(estimator=self.estimator, **self._data)
