@@ -578,16 +578,9 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
 
     def _print_best_epoch(self):
         """Close the verbose table with the best epoch of the history."""
-        if not (self.verbose and self.loss_curve_):
-            return
-        if self.validation_scores_:
-            best = int(np.argmax(self.validation_scores_))
-            print(
-                best_epoch_line(best + 1, "valid score", self.validation_scores_[best])
-            )
-        else:
-            best = int(np.argmin(self.loss_curve_))
-            print(best_epoch_line(best + 1, "train loss", self.loss_curve_[best]))
+        line = best_epoch_line(self.loss_curve_, self.validation_scores_)
+        if self.verbose and line:
+            print(line)
 
     def _record_best(self, tracker):
         """Copy the tracker's best value to the public attributes."""
