@@ -5,6 +5,8 @@ contiguous vector (``coef``, gradients in ``grad``) and runs data forward and
 gradients backward. It knows nothing about scikit-learn.
 """
 
+import copy
+
 import numpy as np
 
 from . import _hashing
@@ -218,6 +220,25 @@ class Network:
         self.__dict__.update(state)
         self.coef = None
         self._pack(copy_values=True)
+
+    def __deepcopy__(self, memo):
+        """A copy with its own buffers that copies ``coef`` once.
+
+        The generic deep copy would copy every parameter and gradient view,
+        then pack the parameters into a new buffer again: three copies of
+        every parameter where one will do (callbacks snapshot the model
+        every epoch this way).
+        """
+        new = memo[id(self)] = type(self).__new__(type(self))
+        for layer in self.layers:
+            for arrays in (layer.params, layer.grads):
+                for view in arrays.values():
+                    # A free stand-in of the right shape; _pack replaces it.
+                    memo[id(view)] = np.broadcast_to(view.dtype.type(0), view.shape)
+        new.__dict__.update(copy.deepcopy(self.__getstate__(), memo))
+        new.coef = self.coef.copy()
+        new._pack(copy_values=False)
+        return new
 
 
 def _batch_extras(layer, sample_weight, row_keys):

@@ -57,3 +57,24 @@ def test_format_row_computes_every_ratio_the_right_way_up():
         "3.00M",
         "1.50x",  # ours / MLP predict throughput
     ]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--memory-rows", "0"], "argument --memory-rows: must be above 0, got 0"),
+        (["--rounds", "0"], "argument --rounds: must be above 0, got 0"),
+        (["--epochs", "-3"], "argument --epochs: must be above 0, got -3"),
+        (["--threads", "0"], "argument --threads: must be above 0, got 0"),
+        (["--scale", "-1"], "argument --scale: must be above 0, got -1"),
+        (["--scale", "nan"], "argument --scale: must be above 0, got nan"),
+        (["--rounds", "two"], "argument --rounds: invalid int value: 'two'"),
+    ],
+)
+def test_bad_arguments_fail_before_any_benchmark_runs(argv, message, capsys):
+    # --memory-rows 0 used to fail only after every timing case had run.
+    bench = load_benchmark()
+    with pytest.raises(SystemExit) as info:
+        bench.parse_args(argv)
+    assert info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(message)

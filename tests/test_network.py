@@ -1,11 +1,21 @@
 """The engine: flat parameter storage, whole-network gradients, pickling."""
 
+import copy
 import pickle
 
 import numpy as np
 import pytest
 
-from sknnlite import Dense, LeakyReLU, Network, ReLU, Sigmoid, SquaredError, Tanh
+from sknnlite import (
+    BatchNorm,
+    Dense,
+    LeakyReLU,
+    Network,
+    ReLU,
+    Sigmoid,
+    SquaredError,
+    Tanh,
+)
 from sknnlite.layers import Layer
 from sknnlite.testing import check_network_gradients
 
@@ -122,6 +132,29 @@ def test_pickle_round_trip_rebinds_views():
     np.testing.assert_array_equal(restored.predict(X), net.predict(X))
     assert np.shares_memory(restored.layers[0].params["W"], restored.coef)
     assert np.shares_memory(restored.layers[2].grads["b"], restored.grad)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_deepcopy_owns_its_buffers_and_keeps_layer_state(dtype):
+    net = _network([Dense(4), BatchNorm(), ReLU(), Dense()], dtype=dtype)
+    x = np.random.default_rng(1).normal(size=(6, 3)).astype(dtype)
+    net.forward(x, training=True)  # fills scratch buffers, moves running stats
+    twin = copy.deepcopy(net)
+    assert twin.coef.dtype == dtype and twin.coef is not net.coef
+    np.testing.assert_array_equal(twin.coef, net.coef)
+    for layer in twin.layers:
+        for name in layer.params:
+            assert np.shares_memory(layer.params[name], twin.coef)
+            assert np.shares_memory(layer.grads[name], twin.grad)
+            assert not np.shares_memory(layer.params[name], net.coef)
+    np.testing.assert_array_equal(
+        twin.layers[1].running_mean_, net.layers[1].running_mean_
+    )
+    np.testing.assert_array_equal(twin.predict(x), net.predict(x))
+    twin.coef += 1.0
+    twin.forward(x, training=True)
+    assert not np.array_equal(twin.predict(x), net.predict(x))
+    assert not np.array_equal(twin.layers[1].running_mean_, net.layers[1].running_mean_)
 
 
 def test_chunked_predict_equals_one_pass():
