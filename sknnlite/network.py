@@ -176,9 +176,15 @@ class Network:
         # Layers carry their parameter values; the buffer is rebuilt on load.
         state.pop("coef", None)
         state.pop("grad", None)
+        if "dtype" in state:
+            # A name, not a numpy.dtype object, so that skops.io need not be
+            # told to trust a NumPy type to load a model.
+            state["dtype"] = state["dtype"].name
         return state
 
     def __setstate__(self, state):
+        if "dtype" in state:
+            state = {**state, "dtype": np.dtype(state["dtype"])}
         self.__dict__.update(state)
         self.coef = None
         self._pack(copy_values=True)
