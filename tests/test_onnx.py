@@ -1,5 +1,7 @@
 """ONNX export: onnxruntime reproduces predict and predict_proba."""
 
+import importlib.util
+import pathlib
 import subprocess
 import sys
 import warnings
@@ -395,3 +397,16 @@ def test_loss_with_its_own_inverse_link_needs_the_hook(regression):
         sknnlite_onnx.to_onnx(plain, X)
     (output,) = run(sknnlite_onnx.to_onnx(hooked, X), X)
     assert_close(output[:, 0], hooked.predict(X), np.float64)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_precision_benchmark_runs_and_finds_float_level_errors():
+    path = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
+    spec = importlib.util.spec_from_file_location(
+        "onnx_precision", path / "onnx_precision.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows = bench.measure(np.float32, n_samples=80, max_iter=2)
+    assert [row[0].split()[0] for row in rows] == ["regressor", "2-class", "4-class"]
+    assert all(0 <= error < 1e-5 for row in rows for error in row[1:])
