@@ -9,7 +9,8 @@ can run. Needs the optional extra ``onnx`` (``pip install "sknnlite[onnx]"``:
 skl2onnx, onnx, onnxruntime); ``import sknnlite`` never imports it.
 
 The graph computes what ``predict`` computes, in the model's dtype (the one
-it was trained in, whatever the dtype of the ONNX input), from public fitted
+it was trained in, whatever the dtype of the ONNX input; a DataFrame gives
+one input per column, concatenated in order), from public fitted
 attributes only: every layer of ``layers_`` (Dense, the activations,
 BatchNorm with its running statistics, Dropout as the identity), the
 regressor's inverse link (``exp`` for Poisson) and target de-standardisation,
@@ -78,10 +79,10 @@ from .losses import Loss, Poisson, SoftmaxCrossEntropy
 from .normalization import BatchNorm
 from .regressor import NNRegressor
 
-__all__ = ["OnnxGraph", "to_onnx"]
+__all__ = ["OnnxGraph", "default_opset", "to_onnx"]
 
 #: Options of the classifier converter, as for skl2onnx's MLPClassifier.
-CLASSIFIER_OPTIONS = {
+_CLASSIFIER_OPTIONS = {
     "zipmap": [True, False, "columns"],
     "nocl": [True, False],
     "output_class_labels": [False, True],
@@ -97,8 +98,9 @@ def to_onnx(model, X, *, target_opset=None, options=None, **kwargs):
         A fitted ``NNRegressor`` or ``NNClassifier``, or any scikit-learn
         pipeline or composite that skl2onnx converts and contains one.
     X : array-like or DataFrame of shape (n_samples, n_features)
-        Example input: its column types and dtype (``float32`` or
-        ``float64``) become the ONNX input's. One row is enough.
+        Example input: its dtype (``float32`` or ``float64``) becomes the
+        ONNX input's; a DataFrame becomes one input per column, named after
+        it. One row is enough.
     target_opset : int or dict, default=None
         ONNX opset; ``None`` takes the newest one that both skl2onnx has
         tested and the installed onnxruntime runs.
@@ -342,12 +344,12 @@ def _elu(layer, graph, x):
 
 
 #: SELU's constants (Klambauer et al., 2017), as documented on the class.
-SELU_ALPHA = 1.6732632423543772
-SELU_SCALE = 1.0507009873554805
+_SELU_ALPHA = 1.6732632423543772
+_SELU_SCALE = 1.0507009873554805
 
 
 def _selu(layer, graph, x):
-    return _elu_nodes(graph, x, SELU_ALPHA, SELU_SCALE)
+    return _elu_nodes(graph, x, _SELU_ALPHA, _SELU_SCALE)
 
 
 def _softplus(layer, graph, x):
@@ -501,7 +503,7 @@ def _polynomial(graph, x, coefficients, monic=False):
 
 
 #: Translation of each built-in layer type.
-LAYER_TRANSLATIONS = {
+_LAYER_TRANSLATIONS = {
     Dense: _dense,
     BatchNorm: _batch_norm,
     Dropout: _identity,
@@ -525,7 +527,7 @@ def _layer_output(layer, index, graph, x):
     hook = getattr(layer, "onnx_forward", None)
     if hook is not None:
         return hook(graph, x)
-    translation = LAYER_TRANSLATIONS.get(type(layer))
+    translation = _LAYER_TRANSLATIONS.get(type(layer))
     if translation is None:
         name = type(layer).__name__
         raise ValueError(
@@ -540,11 +542,19 @@ def _layer_output(layer, index, graph, x):
 
 # ------------------------------------------------------------ estimators
 def _network_output(graph, model, operator):
-    """Cast the input to the model's dtype and run it through ``layers_``."""
-    x = operator.inputs[0].full_name
+    """Cast the input(s) to the model's dtype and run them through ``layers_``.
+
+    A DataFrame gives skl2onnx one input per column, which are concatenated
+    in order (MLP's converters accept a single input only).
+    """
     proto_type = _proto_type(graph.dtype)
-    if guess_proto_type(operator.inputs[0].type) != proto_type:
-        x = graph.node("Cast", [x], to=proto_type)
+    columns = []
+    for variable in operator.inputs:
+        name = variable.full_name
+        if guess_proto_type(variable.type) != proto_type:
+            name = graph.node("Cast", [name], to=proto_type)
+        columns.append(name)
+    x = columns[0] if len(columns) == 1 else graph.node("Concat", columns, axis=1)
     for index, layer in enumerate(model.layers_):
         x = _layer_output(layer, index, graph, x)
     return x
@@ -590,7 +600,9 @@ def _convert_regressor(scope, operator, container):
 
 def _regressor_shapes(operator):
     """Output type: the model's float type, shape (N, n_outputs_)."""
-    check_input_and_output_numbers(operator, input_count_range=1, output_count_range=1)
+    check_input_and_output_numbers(
+        operator, input_count_range=[1, None], output_count_range=1
+    )
     model = operator.raw_operator
     n_rows = operator.inputs[0].get_first_dimension()
     tensor_type = _tensor_type(model.network_.dtype)
@@ -662,7 +674,9 @@ def _label_values(classes):
 
 def _classifier_shapes(operator):
     """Label and probability types and shapes, as skl2onnx's classifiers."""
-    check_input_and_output_numbers(operator, input_count_range=1, output_count_range=2)
+    check_input_and_output_numbers(
+        operator, input_count_range=[1, None], output_count_range=2
+    )
     model = operator.raw_operator
     n_rows = operator.inputs[0].get_first_dimension()
     classes = _label_values(get_label_classes(operator.scope_inst, model))
@@ -698,7 +712,7 @@ def _register():
         "SknnliteNNClassifier",
         _classifier_shapes,
         _convert_classifier,
-        options=CLASSIFIER_OPTIONS,
+        options=_CLASSIFIER_OPTIONS,
     )
 
 

@@ -174,7 +174,8 @@ def test_each_activation_matches_numpy_element_by_element(layer, dtype):
     # Read the activation out unchanged: y = 1 * act(x) + 0, not rescaled.
     model.layers_[1].params["W"][...] = 1
     model.layers_[1].params["b"][...] = 0
-    model.target_mean_[...], model.target_scale_[...] = 0, 1
+    shift, scale = sknnlite_onnx._target_shift_and_scale(model)
+    shift[...], scale[...] = 0, 1
     (output,) = run(sknnlite_onnx.to_onnx(model, X), X)
     # A few units in the last place of the larger of input and output: where
     # NumPy's own formula cancels (sigmoid's 1 + tanh(x/2) with tanh near -1,
@@ -310,6 +311,22 @@ def test_column_transformer_pipeline_with_a_regressor(regression):
     pipeline = make_pipeline(columns, regressor).fit(X, y[:, 0])
     (output,) = run(skl2onnx.to_onnx(pipeline, X[:1]), X)
     assert_close(output[:, 0], pipeline.predict(X), np.float32)
+
+
+def test_dataframe_columns_become_inputs_of_their_own_dtype(regression):
+    pd = pytest.importorskip("pandas")
+    X, y = regression
+    frame = pd.DataFrame(X[:, :3], columns=["a", "b", "c"])
+    frame["count"] = np.arange(len(frame)) % 7  # an int64 column
+    model = NNRegressor([Dense(8), Tanh(), Dense()], max_iter=20, random_state=0)
+    model.fit(frame, y)
+    onx = sknnlite_onnx.to_onnx(model, frame[:1])
+    session = onnxruntime.InferenceSession(
+        onx.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    feed = {name: frame[[name]].to_numpy() for name in frame.columns}
+    (output,) = session.run(None, feed)
+    assert_close(output, model.predict(frame), np.float64)
 
 
 def test_float32_model_computes_in_float32_from_float64_input(regression):
