@@ -58,7 +58,7 @@ class Network:
         self : Network
         """
         self.n_inputs = n_inputs
-        self.dtype = np.dtype(dtype)
+        self._dtype_name = np.dtype(dtype).name
         _resolve_auto_settings(self.layers, n_targets)
         width = n_inputs
         self.widths = []
@@ -167,6 +167,15 @@ class Network:
             layer.set_state(state)
 
     @property
+    def dtype(self):
+        """Floating dtype of parameters and activations, a ``numpy.dtype``.
+
+        Kept by name: a saved model then holds no NumPy type object, which
+        ``skops.io`` would ask users to trust before loading it.
+        """
+        return np.dtype(self._dtype_name)
+
+    @property
     def n_params(self):
         """Number of trainable parameters."""
         return self.coef.size
@@ -176,15 +185,12 @@ class Network:
         # Layers carry their parameter values; the buffer is rebuilt on load.
         state.pop("coef", None)
         state.pop("grad", None)
-        if "dtype" in state:
-            # A name, not a numpy.dtype object, so that skops.io need not be
-            # told to trust a NumPy type to load a model.
-            state["dtype"] = state["dtype"].name
         return state
 
     def __setstate__(self, state):
-        if "dtype" in state:
-            state = {**state, "dtype": np.dtype(state["dtype"])}
+        if "dtype" in state:  # pickled by sknnlite 0.1.0: a numpy.dtype object
+            state = {**state, "_dtype_name": np.dtype(state["dtype"]).name}
+            del state["dtype"]
         self.__dict__.update(state)
         self.coef = None
         self._pack(copy_values=True)

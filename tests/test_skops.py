@@ -1,5 +1,6 @@
 """skops.io: a fitted model saves, loads and trains on with sknnlite types only."""
 
+import copy
 import pickle
 import warnings
 
@@ -104,7 +105,8 @@ def test_loaded_model_predicts_bitwise_and_trains_on_identically(case):
 def test_network_dtype_survives_as_a_numpy_dtype():
     X, y = _classification()
     model = NNClassifier(_layers(), max_iter=2, random_state=0).fit(X, y)
-    for loaded in (_round_trip(model)[0], pickle.loads(pickle.dumps(model))):
+    copies = [_round_trip(model)[0], pickle.loads(pickle.dumps(model))]
+    for loaded in [*copies, copy.deepcopy(model)]:
         assert loaded.network_.dtype == np.dtype(np.float32)
         assert isinstance(loaded.network_.dtype, np.dtype)
         assert loaded.predict_proba(X).dtype == np.float32
@@ -117,6 +119,7 @@ def test_a_pickle_holding_a_dtype_object_still_loads():
     model.fit(X, y)
     state = model.network_.__getstate__()
     state["dtype"] = np.dtype(np.float64)
+    del state["_dtype_name"]
     network = type(model.network_).__new__(type(model.network_))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
