@@ -52,6 +52,23 @@ Optional parts of the contract, for layers that need them:
   ``forward(x, training, row_keys=keys)`` with one ``uint64`` per row that
   depends only on the row's input features; randomness drawn from it (as
   ``Dropout`` does) treats a repeated row like a weighted one.
+
+ONNX export (optional hook). :mod:`sknnlite.onnx` translates every built-in
+layer; a layer of your own converts when it has a method
+``onnx_forward(graph, x)``. It receives an :class:`sknnlite.onnx.OnnxGraph`
+and the name of its input tensor (shape ``(N, n_inputs)``, in the model's
+dtype ``graph.dtype``), adds its predict-time computation with
+``graph.node(op_type, inputs, **attributes)`` and ``graph.constant(value)``
+(ONNX operators, e.g. ``"MatMul"``, ``"Add"``, ``"Tanh"``, ``"Where"``), and
+returns the name of its output::
+
+    def onnx_forward(self, graph, x):
+        return graph.node("Mul", [x, graph.constant(self.params["s"])])
+
+Training and ``predict`` never call it, so defining it needs no ONNX
+package. Without it, converting a model that contains the layer raises
+``ValueError`` naming the layer's class, its position ``layers[i]`` and this
+method.
 """
 
 from numbers import Integral

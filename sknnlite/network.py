@@ -60,7 +60,7 @@ class Network:
         self : Network
         """
         self.n_inputs = n_inputs
-        self.dtype = np.dtype(dtype)
+        self._dtype_name = np.dtype(dtype).name
         _resolve_auto_settings(self.layers, n_targets)
         width = n_inputs
         self.widths = []
@@ -204,6 +204,15 @@ class Network:
         return 0.5 * strength * float(np.dot(decayed, decayed))
 
     @property
+    def dtype(self):
+        """Floating dtype of parameters and activations, a ``numpy.dtype``.
+
+        Kept by name: a saved model then holds no NumPy type object, which
+        ``skops.io`` would ask users to trust before loading it.
+        """
+        return np.dtype(self._dtype_name)
+
+    @property
     def n_params(self):
         """Number of trainable parameters."""
         return self.coef.size
@@ -217,6 +226,9 @@ class Network:
         return state
 
     def __setstate__(self, state):
+        if "dtype" in state:  # pickled by sknnlite 0.1.0: a numpy.dtype object
+            state = {**state, "_dtype_name": np.dtype(state["dtype"]).name}
+            del state["dtype"]
         self.__dict__.update(state)
         self.coef = None
         self._pack(copy_values=True)
