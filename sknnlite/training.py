@@ -154,11 +154,14 @@ class Trainer:
         if batch_weight <= 0:
             return 0.0, 0.0
         network = self.network
-        output = network.forward(x, training=True, sample_weight=weight)
+        # A trainer lives for one fit or partial_fit: check the layer
+        # contract on its first batch.
+        check = self.initial_loss is None
+        output = network.forward(x, training=True, sample_weight=weight, check=check)
         value, grad_output = self.loss.value_and_gradient(y, output, weight)
         if self.initial_loss is None:
             self.initial_loss = value
-        network.backward(grad_output)
+        network.backward(grad_output, check=check)
         if self.alpha:
             value += self._add_l2_penalty(self.alpha / batch_weight)
         return value, batch_weight
