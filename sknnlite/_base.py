@@ -441,8 +441,13 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
 
     # ----------------------------------------------------------- predicting
     def _forward(self, X):
-        """Validated network output for ``X``, computed in chunks."""
-        check_is_fitted(self)
+        """Validated network output for ``X``, computed in chunks.
+
+        Writes nothing on the estimator, so calls from several threads are
+        safe (see :meth:`Network.predict`).
+        """
+        if not hasattr(self, "network_"):  # one lookup for a fitted model
+            check_is_fitted(self)
         X = validate_data(
             self,
             X,

@@ -3,6 +3,7 @@
 import importlib.util
 import pathlib
 import re
+import sys
 
 import pytest
 
@@ -78,3 +79,23 @@ def test_bad_arguments_fail_before_any_benchmark_runs(argv, message, capsys):
         bench.parse_args(argv)
     assert info.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1].endswith(message)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_predict_benchmark_prints_a_row_per_case(capsys):
+    path = ROOT / "benchmarks" / "bench_predict.py"
+    sys.path.insert(0, str(path.parent))  # it imports bench_mlp
+    try:
+        spec = importlib.util.spec_from_file_location("bench_predict", path)
+        bench = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(bench)
+        bench.main(["--quick", "--scale", "0.005", "--repeats", "1", "--block", "2"])
+    finally:
+        sys.path.remove(str(path.parent))
+    out = capsys.readouterr().out
+    assert "threads=1" in out and "cpu clock" in out
+    rows = [line for line in out.splitlines() if re.match(r"\| (friedman1|regr)", line)]
+    assert [row.split(" | ")[1] for row in rows] == ["float64", "float32"] * 2
+    for row in rows:  # both ratios are numbers (float raises otherwise)
+        float(row.split(" | ")[4].rstrip("x"))
+        float(row.split(" | ")[7].rstrip("x |"))

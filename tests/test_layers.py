@@ -25,7 +25,7 @@ from sknnlite import (
     Tanh,
 )
 from sknnlite.layers import build_layer
-from sknnlite.testing import check_layer_gradients
+from sknnlite.testing import check_layer, check_layer_gradients
 
 LAYERS = [
     Dense(3),
@@ -56,6 +56,34 @@ def test_layer_gradients_match_finite_differences(layer):
     report = check_layer_gradients(clone(layer), n_inputs=4, n_samples=6)
     report.raise_if_wrong()
     assert report.worst[1] < 1e-6
+
+
+@pytest.mark.parametrize(
+    "layer", [*LAYERS, Dropout(0.0), Dense(3, use_bias=False)], ids=repr
+)
+def test_every_built_in_layer_passes_check_layer(layer):
+    check_layer(layer, n_inputs=5)
+
+
+@pytest.mark.parametrize(
+    "layer", [Dense(4), ReLU(), Dropout(0.5), BatchNorm()], ids=repr
+)
+def test_predict_between_forward_and_backward_changes_no_gradient(layer):
+    def train_step(predict_between):
+        trained = clone(layer)
+        rng = np.random.default_rng(0)
+        x, grad = rng.normal(size=(6, 4)), rng.normal(size=(6, 4))
+        build_layer(trained, 4, rng, np.float64)
+        trained.forward(x, training=True)
+        if predict_between:
+            trained.forward(rng.normal(size=(9, 4)), training=False)
+        return trained.backward(grad), trained.grads
+
+    grad_in, grads = train_step(predict_between=True)
+    alone_grad_in, alone_grads = train_step(predict_between=False)
+    np.testing.assert_array_equal(grad_in, alone_grad_in)
+    for name, value in grads.items():
+        np.testing.assert_array_equal(value, alone_grads[name])
 
 
 def test_dense_exposes_params_and_grads_with_identical_keys():
