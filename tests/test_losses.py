@@ -225,3 +225,7 @@ def test_loss_errors_say_what_to_do_in_full():
         "'poisson', 'squared_error'] or an object with a value_and_gradient(y, "
         "y_pred, sample_weight) method."
     )
+
+
+def test_huber_default_delta_is_one():
+    assert Huber().get_params() == {"delta": 1.0}

@@ -151,9 +151,10 @@ def test_inference_between_forward_and_backward_changes_no_gradient():
     from sknnlite import ELU, GELU, SELU, BatchNorm, Mish, SiLU, Softplus
 
     layers = [
-        Dense(6), BatchNorm(), ReLU(), Dense(5), Tanh(), Dense(5),
-        Sigmoid(), Dense(5), ELU(), Dense(5), SELU(), Dense(5), GELU(), Dense(5),
-        SiLU(), Dense(5), Mish(), Dense(5), Softplus(), Dense(5), LeakyReLU(), Dense(),
+        Dense(6), BatchNorm(), Dense(5), BatchNorm(), ReLU(), Dense(5), Tanh(),
+        Dense(5), Sigmoid(), Dense(5), ELU(), Dense(5), SELU(), Dense(5), GELU(),
+        Dense(5), SiLU(), Dense(5), Mish(), Dense(5), Softplus(), Dense(5), LeakyReLU(),
+        Dense(),
     ]  # fmt: skip
     rng = np.random.default_rng(0)
     X, other = rng.normal(size=(8, 3)), rng.normal(size=(8, 3))

@@ -205,3 +205,19 @@ def test_sgd_counts_its_steps_and_adaptive_stops_below_1e_6():
     adaptive = SGD(schedule="adaptive")
     assert adaptive.reduce_on_plateau(5.5e-6) == pytest.approx(1.1e-6)
     assert adaptive.reduce_on_plateau(4.9e-6) is None
+
+
+@pytest.mark.parametrize(
+    "optimizer, settings",
+    [
+        (
+            SGD(),
+            {"momentum": 0.9, "nesterov": True, "schedule": "constant", "power_t": 0.5},
+        ),
+        (Adam(), {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8}),
+        (LBFGS(), {"max_fun": 15000, "max_corrections": 10}),
+    ],
+    ids=repr,
+)
+def test_documented_defaults_are_mlp_defaults(optimizer, settings):
+    assert optimizer.get_params() == settings
