@@ -202,17 +202,37 @@ def blas_description():
     )
 
 
+def _positive(kind):
+    """An argparse ``type`` accepting numbers of ``kind`` above 0."""
+
+    def convert(text):
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+        return value
+
+    convert.__name__ = kind.__name__  # argparse names it in "invalid int value"
+    return convert
+
+
 def parse_args(argv):
+    """Arguments, all checked here: a bad one fails before any benchmark runs."""
+    positive_int, positive_float = _positive(int), _positive(float)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="about a minute")
-    parser.add_argument("--rounds", type=int, help="fits of each model per case")
-    parser.add_argument("--epochs", type=int, help="epochs per fit")
-    parser.add_argument("--threads", type=int, default=1, help="BLAS threads")
     parser.add_argument(
-        "--scale", type=float, default=1.0, help="multiply dataset sizes"
+        "--rounds", type=positive_int, help="fits of each model per case"
+    )
+    parser.add_argument("--epochs", type=positive_int, help="epochs per fit")
+    parser.add_argument("--threads", type=positive_int, default=1, help="BLAS threads")
+    parser.add_argument(
+        "--scale", type=positive_float, default=1.0, help="multiply dataset sizes"
     )
     parser.add_argument(
-        "--memory-rows", type=int, default=10_000_000, help="rows for memory test"
+        "--memory-rows",
+        type=positive_int,
+        default=10_000_000,
+        help="rows for memory test",
     )
     return parser.parse_args(argv)
 

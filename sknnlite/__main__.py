@@ -5,10 +5,13 @@ a Pipeline, compares it with MLPRegressor on the same cross-validation
 folds, and tunes the architecture with a small GridSearchCV. Then it fits one
 model with early stopping, prints its summary and, when matplotlib is
 installed, saves its loss curves (``--loss-curve PATH``, default
-``loss_curve.png``).
+``loss_curve.png``). Arguments are checked before any training starts.
 """
 
 import argparse
+import io
+import os
+import pathlib
 import time
 import warnings
 
@@ -21,6 +24,19 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from . import Dense, LossCurveDisplay, NNRegressor, ReLU, Tanh, __version__
+
+#: Where the loss curves go when ``--loss-curve`` is not given.
+DEFAULT_LOSS_CURVE = "loss_curve.png"
+
+# The module docstring is reST for the documentation; --help prints this.
+_DESCRIPTION = """\
+Demo of sknnlite. Trains NNRegressor on the diabetes data that ships with
+scikit-learn, inside a Pipeline, compares it with MLPRegressor on the same
+cross-validation folds, and tunes the architecture with a small GridSearchCV.
+Then it fits one model with early stopping, prints its summary and, when
+matplotlib is installed, saves a picture of its loss curves.
+
+Takes about a minute. Arguments are checked before any training starts."""
 
 
 def _cv_scores(model, X, y, cv):
@@ -47,10 +63,18 @@ def _show_training(X, y, path):
     network = model[-1]
     print(f"\nOne model with early stopping, {network.n_iter_} epochs:")
     print(network.summary())
+    _save_loss_curve(model, path)
+
+
+def _save_loss_curve(model, path):
+    """Save the loss curves of ``model`` (a Pipeline) to ``path``, or say why not."""
     try:
         import matplotlib
     except ImportError:
         print("matplotlib is not installed: pip install matplotlib to save a plot.")
+        return
+    if len(model[-1].loss_curve_) == 0:
+        print("The model recorded no epoch (it diverged in its first), so no plot.")
         return
     matplotlib.use("Agg")
     display = LossCurveDisplay.from_estimator(model, name="NNRegressor, diabetes")
@@ -102,16 +126,88 @@ def _search_architectures(pipeline, X, y, cv):
     print(f"best: {search.best_params_}")
 
 
-def main(argv=None):
-    """Run the demo and print the results."""
-    parser = argparse.ArgumentParser(prog="python -m sknnlite", description=__doc__)
+def _parse_args(argv):
+    """The demo's arguments, checked now so that a bad one fails before training."""
+    parser = argparse.ArgumentParser(
+        prog="python -m sknnlite",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "--loss-curve",
-        default="loss_curve.png",
         metavar="PATH",
-        help="where to save the loss-curve picture (default: loss_curve.png)",
+        help=f"where to save the loss-curve picture (default: {DEFAULT_LOSS_CURVE}); "
+        "its suffix picks the format: .png, .svg, .pdf, ...",
     )
     args = parser.parse_args(argv)
+    explicit = args.loss_curve is not None
+    args.loss_curve = args.loss_curve if explicit else DEFAULT_LOSS_CURVE
+    problem = _loss_curve_problem(args.loss_curve, explicit)
+    if problem:
+        parser.error(f"argument --loss-curve: {problem}")  # exits with status 2
+    return args
+
+
+def _loss_curve_problem(path, explicit):
+    """Why the picture could not be saved at ``path``, or None if it can."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        if not explicit:  # the demo runs, and says at the end how to get a plot
+            return None
+        return (
+            "saving a loss curve needs matplotlib, which is not installed. "
+            "Install it (pip install matplotlib) or leave out --loss-curve."
+        )
+    path = pathlib.Path(path)
+    return _folder_problem(path) or _format_problem(path)
+
+
+def _folder_problem(path):
+    """Why no file can be written at ``path``, or None."""
+    folder = path.parent
+    if path.is_dir():
+        return f"{path} is a folder; give a file name, e.g. {path / DEFAULT_LOSS_CURVE}"
+    if not folder.is_dir():
+        return f"the folder {folder} does not exist; create it or choose another path"
+    if not os.access(folder, os.W_OK) or (
+        path.exists() and not os.access(path, os.W_OK)
+    ):
+        return f"cannot write {path}: permission denied; choose another path"
+    return None
+
+
+def _format_problem(path):
+    """Why matplotlib cannot save a plot in the format of ``path``'s suffix, or None."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    known = ", ".join(f".{name}" for name in sorted(formats))
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in formats:
+        what = f"unknown image format {path.suffix!r}" if suffix else "no suffix"
+        return f"{path} has {what}; the suffix picks the format: {known}"
+    # Some formats need more than matplotlib (.pgf needs LaTeX): draw a tiny
+    # plot in that format now rather than fail after a minute of training.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    display = LossCurveDisplay(loss_curve=[1.0, 0.5], validation_scores=[0.1, 0.2])
+    figure = display.plot().figure_
+    try:
+        figure.savefig(io.BytesIO(), format=suffix)
+    except Exception as error:  # whatever the backend raises, say it now
+        return f"matplotlib cannot save .{suffix} files here: {error}"
+    finally:
+        plt.close(figure)
+    return None
+
+
+def main(argv=None):
+    """Run the demo and print the results."""
+    args = _parse_args(argv)
     X, y = load_diabetes(return_X_y=True)
     cv = KFold(n_splits=5, shuffle=True, random_state=0)
     print(

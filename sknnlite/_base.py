@@ -24,7 +24,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._callbacks import CallbackHook, CallbackSupportMixin, FitTasks
+from ._callbacks import CALLBACK_STATE, CallbackHook, CallbackSupportMixin, FitTasks
 from ._config import refuse_bool_numbers
 from ._reporting import EpochTable, NetworkSummary
 from ._version import __version__
@@ -466,8 +466,13 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
 
     # ----------------------------------------------------------- predicting
     def _forward(self, X):
-        """Validated network output for ``X``, computed in chunks."""
-        check_is_fitted(self)
+        """Validated network output for ``X``, computed in chunks.
+
+        Writes nothing on the estimator, so calls from several threads are
+        safe (see :meth:`Network.predict`).
+        """
+        if not hasattr(self, "network_"):  # one lookup for a fitted model
+            check_is_fitted(self)
         X = validate_data(
             self,
             X,
@@ -626,14 +631,6 @@ def _validate_components(layers, optimizer):
         optimizer.validate_params(f"optimizer ({type(optimizer).__name__})")
 
 
-_CALLBACK_STATE = {
-    "_skl_callbacks",
-    "_skl_callbacks_to_teardown",
-    "_parent_callback_ctx",
-    "_callback_fit_ctx",
-}
-
-
 @contextmanager
 def _restore_on_error(estimator):
     """Put the estimator's attributes back as they were if the block raises.
@@ -644,11 +641,11 @@ def _restore_on_error(estimator):
     scikit-learn's callback bookkeeping is left alone, so that callbacks are
     still torn down after a failure.
     """
-    saved = {k: v for k, v in vars(estimator).items() if k not in _CALLBACK_STATE}
+    saved = {k: v for k, v in vars(estimator).items() if k not in CALLBACK_STATE}
     try:
         yield
     except BaseException:
-        for key in [k for k in vars(estimator) if k not in _CALLBACK_STATE]:
+        for key in [k for k in vars(estimator) if k not in CALLBACK_STATE]:
             delattr(estimator, key)
         vars(estimator).update(saved)
         raise

@@ -1,19 +1,25 @@
 """Plain-text reports: the per-epoch table of ``verbose=True`` and summaries.
 
 Nothing here trains. :class:`EpochTable` is the training loop's hook that
-prints the table; the other names only format lines.
+prints the table; the other names only format lines. :func:`find_best_epoch`
+is the one place that picks the best epoch of a history, for the table and
+for :class:`~sknnlite.display.LossCurveDisplay`.
 """
+
+from typing import NamedTuple
 
 import numpy as np
 
 from .training import TrainingHook
 
 __all__ = [
+    "BestEpoch",
     "EpochTable",
+    "NetworkSummary",
+    "best_epoch_line",
     "epoch_header",
     "epoch_row",
-    "best_epoch_line",
-    "NetworkSummary",
+    "find_best_epoch",
 ]
 
 _EPOCH_COLUMNS = [("epoch", 6), ("train loss", 13)]
@@ -58,9 +64,62 @@ def epoch_row(epoch, loss, seconds, is_best, validation=None):
     return "".join(cells)
 
 
-def best_epoch_line(epoch, what, value):
-    """Closing line of the table, e.g. ``best epoch: 12 (train loss 0.0123)``."""
-    return f"best epoch: {epoch} ({what} {value:.6f})"
+class BestEpoch(NamedTuple):
+    """The best epoch of a history, as :func:`find_best_epoch` picks it."""
+
+    #: Epoch counted from 1, or None when no value is finite (or none recorded).
+    epoch: int | None
+    #: The history that decided: ``"valid score"`` or ``"train loss"``.
+    what: str
+    #: Its value at ``epoch``, or None.
+    value: float | None
+
+
+def find_best_epoch(loss_curve, validation_scores=None):
+    """Pick the best epoch: highest validation score, else lowest training loss.
+
+    The validation scores decide whenever there are any, as they do for
+    early stopping (whose restored weights are those of this epoch).
+    NaN and infinite values are never chosen; ties go to the earliest epoch.
+
+    Parameters
+    ----------
+    loss_curve : array-like of shape (n_epochs,)
+        Training loss per epoch (``loss_curve_``); may be empty.
+    validation_scores : array-like of shape (n_validated,) or None
+        Validation score per epoch (``validation_scores_``).
+
+    Returns
+    -------
+    best : BestEpoch
+        ``best.epoch`` is None when the deciding history is empty or has no
+        finite value.
+    """
+    if validation_scores is not None and len(validation_scores):
+        values, what, pick = validation_scores, "valid score", np.nanargmax
+    else:
+        values, what, pick = loss_curve, "train loss", np.nanargmin
+    values = np.asarray(values, dtype=float)
+    finite = np.where(np.isfinite(values), values, np.nan)
+    if np.isnan(finite).all():  # also true when there are no values
+        return BestEpoch(None, what, None)
+    index = int(pick(finite))
+    return BestEpoch(index + 1, what, float(values[index]))
+
+
+def best_epoch_line(loss_curve, validation_scores=None):
+    """Closing line of the table, e.g. ``best epoch: 12 (train loss 0.012300)``.
+
+    The epoch is chosen by :func:`find_best_epoch`. Returns
+    ``"best epoch: none (no finite train loss)"`` when no value is finite,
+    and None when ``loss_curve`` is empty (no epoch, nothing to close).
+    """
+    if len(loss_curve) == 0:
+        return None
+    best = find_best_epoch(loss_curve, validation_scores)
+    if best.epoch is None:
+        return f"best epoch: none (no finite {best.what})"
+    return f"best epoch: {best.epoch} ({best.what} {best.value:.6f})"
 
 
 class EpochTable(TrainingHook):
@@ -72,6 +131,7 @@ class EpochTable(TrainingHook):
     """
 
     def train_begin(self, loop, with_validation):
+        self.with_validation = with_validation
         if not loop.settings.incremental or loop.history.n_iter == 0:
             print(epoch_header(with_validation=with_validation))
 
@@ -90,16 +150,13 @@ class EpochTable(TrainingHook):
         print(text)
 
     def train_end(self, loop):
-        history = loop.history
-        if loop.settings.incremental or not history.loss_curve:
+        if loop.settings.incremental:
             return
-        scores = history.validation_scores
-        if scores and np.any(np.isfinite(scores)):
-            best = int(np.nanargmax(scores))
-            print(best_epoch_line(best + 1, "valid score", scores[best]))
-        elif np.any(np.isfinite(history.loss_curve)):
-            best = int(np.nanargmin(history.loss_curve))
-            print(best_epoch_line(best + 1, "train loss", history.loss_curve[best]))
+        history = loop.history
+        scores = history.validation_scores if self.with_validation else None
+        line = best_epoch_line(history.loss_curve, scores)
+        if line:
+            print(line)
 
 
 class NetworkSummary:

@@ -1,7 +1,8 @@
 """Element-wise activation layers.
 
-Each activation computes its output into a reused buffer and writes its
-derivative in terms of that output (or of a mask kept during ``forward``),
+Each activation computes its output into a reused buffer (kept on the layer
+while training, owned by the call at inference) and writes its derivative in
+terms of that output (or of a mask kept during a training ``forward``),
 multiplying the incoming gradient in place. None has parameters.
 """
 
@@ -12,7 +13,7 @@ import numpy as np
 from scipy.special import erf
 from sklearn.utils._param_validation import Interval
 
-from .layers import Layer
+from .layers import Layer, Workspace
 
 __all__ = [
     "ReLU",
@@ -33,16 +34,32 @@ __all__ = [
 class Activation(Layer):
     """Base of parameter-free element-wise layers.
 
-    Subclasses implement ``_apply(x, out)`` and ``_scale_grad(grad)``, which
-    multiplies ``grad`` in place by the derivative at the last training
-    input.
+    Subclasses implement ``_apply(x, out, buffers)``, which writes the
+    activation of ``x`` into ``out`` and takes any other array it needs from
+    ``buffers`` (the layer while training, the call's workspace at
+    inference), and ``_scale_grad(grad)``, which multiplies ``grad`` in place
+    by the derivative at the last training input.
     """
 
-    def forward(self, x, training=False):
-        out = self.scratch("_out" if training else "_out_eval", x.shape, x.dtype)
-        self._apply(x, out)
+    uses_workspace = True
+
+    #: Whether ``_apply`` is right with ``out`` being ``x`` (no element of
+    #: ``x`` is read after ``out`` is written): then inference writes over an
+    #: input that the network lets it overwrite.
+    in_place = False
+
+    def forward(self, x, training=False, workspace=None):
         if training:
+            out = self.scratch("_out", x.shape, x.dtype)
+            self._apply(x, out, self)
             self._remember(x, out)
+            return out
+        workspace = Workspace() if workspace is None else workspace
+        if self.in_place and workspace.input_is_scratch:
+            out = x
+        else:
+            out = workspace.scratch("_out", x.shape, x.dtype)
+        self._apply(x, out, workspace)
         return out
 
     def backward(self, grad_out):
@@ -53,7 +70,7 @@ class Activation(Layer):
         """Keep what the derivative needs (by default the output)."""
         self._y = out
 
-    def _apply(self, x, out):
+    def _apply(self, x, out, buffers):
         raise NotImplementedError
 
     def _scale_grad(self, grad):
@@ -71,14 +88,15 @@ class ReLU(Activation):
     """
 
     preferred_init = "he_uniform"
+    in_place = True
 
     def _remember(self, x, out):
         self._mask = self.scratch("_mask_buf", x.shape, x.dtype)
         np.greater(x, 0, out=self._mask)
 
-    def _apply(self, x, out):
+    def _apply(self, x, out, buffers):
         # NumPy's maximum is several times faster against an array than a scalar.
-        np.maximum(x, self.constant("_zeros", x.shape, x.dtype, 0), out=out)
+        np.maximum(x, buffers.zeros("_zeros", x.shape, x.dtype), out=out)
 
     def _scale_grad(self, grad):
         grad *= self._mask
@@ -102,7 +120,7 @@ class LeakyReLU(Activation):
     def __init__(self, negative_slope=0.01):
         self.negative_slope = negative_slope
 
-    def _apply(self, x, out):
+    def _apply(self, x, out, buffers):
         np.multiply(x, self.negative_slope, out=out)
         np.copyto(out, x, where=x > 0)
 
@@ -124,7 +142,9 @@ class Sigmoid(Activation):
     derivative is ``y * (1 - y)`` with ``y`` the output.
     """
 
-    def _apply(self, x, out):
+    in_place = True
+
+    def _apply(self, x, out, buffers):
         np.multiply(x, 0.5, out=out)
         np.tanh(out, out=out)
         out += 1
@@ -139,7 +159,9 @@ class Sigmoid(Activation):
 class Tanh(Activation):
     """Hyperbolic tangent. The derivative is ``1 - y**2``."""
 
-    def _apply(self, x, out):
+    in_place = True
+
+    def _apply(self, x, out, buffers):
         np.tanh(x, out=out)
 
     def _scale_grad(self, grad):
@@ -149,6 +171,8 @@ class Tanh(Activation):
 
 class Identity(Activation):
     """Pass-through layer, ``y = x``."""
+
+    uses_workspace = False
 
     def forward(self, x, training=False):
         return x
@@ -166,7 +190,9 @@ class Softplus(Activation):
     the output, which keeps full precision for very negative ``x``.
     """
 
-    def _apply(self, x, out):
+    in_place = True
+
+    def _apply(self, x, out, buffers):
         np.logaddexp(0, x, out=out)
 
     def _scale_grad(self, grad):
@@ -195,7 +221,7 @@ class ELU(Activation):
     def __init__(self, alpha=1.0):
         self.alpha = alpha
 
-    def _apply(self, x, out):
+    def _apply(self, x, out, buffers):
         _elu(x, out, self.alpha, 1.0)
 
     def _remember(self, x, out):
@@ -221,7 +247,7 @@ class SELU(Activation):
     _alpha = 1.6732632423543772
     _scale = 1.0507009873554805
 
-    def _apply(self, x, out):
+    def _apply(self, x, out, buffers):
         _elu(x, out, self._alpha, self._scale)
 
     def _remember(self, x, out):
@@ -263,7 +289,7 @@ class GELU(Activation):
 
     preferred_init = "he_uniform"
 
-    def _apply(self, x, out):
+    def _apply(self, x, out, buffers):
         _normal_cdf(x, out)
         out *= x
 
@@ -303,7 +329,7 @@ class SiLU(Activation):
 
     preferred_init = "he_uniform"
 
-    def _apply(self, x, out):
+    def _apply(self, x, out, buffers):
         _sigmoid(x, out)
         out *= x
 
@@ -328,7 +354,7 @@ class Mish(Activation):
 
     preferred_init = "he_uniform"
 
-    def _apply(self, x, out):
+    def _apply(self, x, out, buffers):
         np.logaddexp(0, x, out=out)
         np.tanh(out, out=out)
         out *= x
@@ -348,7 +374,7 @@ class Mish(Activation):
 class Softsign(Activation):
     """Softsign, ``x / (1 + |x|)``. The derivative is ``(1 - |y|)**2``."""
 
-    def _apply(self, x, out):
+    def _apply(self, x, out, buffers):
         np.abs(x, out=out)
         out += 1
         np.divide(x, out, out=out)

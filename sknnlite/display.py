@@ -7,6 +7,8 @@ when a plot is drawn.
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ._reporting import find_best_epoch
+
 __all__ = ["LossCurveDisplay"]
 
 
@@ -30,6 +32,12 @@ class LossCurveDisplay:
     (higher is better) has its own axis on the right. A dashed vertical line
     marks the best epoch.
 
+    NaN and infinite values leave gaps in the curves and are never the best
+    epoch; when no value is finite there is no marker, and a note on the
+    plot says so. A history with no epoch at all (``loss_curve_ == []``, a
+    fit that diverged in its first epoch) cannot be drawn: :meth:`plot`
+    raises ``ValueError``.
+
     Parameters
     ----------
     loss_curve : array-like of shape (n_epochs,)
@@ -43,17 +51,18 @@ class LossCurveDisplay:
 
     Attributes
     ----------
-    best_epoch : int
+    best_epoch : int or None
         Epoch (counted from 1) with the best validation score, or with the
-        lowest training loss when there is no validation.
+        lowest training loss when there is no validation; NaN and infinite
+        values are skipped. None when no value is finite.
     line_ : matplotlib Line2D
         The training loss.
     validation_loss_line_ : matplotlib Line2D or None
         The validation loss.
     validation_score_line_ : matplotlib Line2D or None
         The validation score, drawn on ``score_ax_``.
-    best_epoch_line_ : matplotlib Line2D
-        The vertical line at ``best_epoch``.
+    best_epoch_line_ : matplotlib Line2D or None
+        The vertical line at ``best_epoch``; None without a best epoch.
     ax_ : matplotlib Axes
         Axes with the losses.
     score_ax_ : matplotlib Axes or None
@@ -91,9 +100,7 @@ class LossCurveDisplay:
     @property
     def best_epoch(self):
         """Epoch, counted from 1, of the best validation score or training loss."""
-        if self.validation_scores is not None and len(self.validation_scores):
-            return int(np.argmax(self.validation_scores)) + 1
-        return int(np.argmin(self.loss_curve)) + 1
+        return find_best_epoch(self.loss_curve, self.validation_scores).epoch
 
     @classmethod
     def from_estimator(cls, estimator, *, ax=None, name=None):
@@ -112,6 +119,11 @@ class LossCurveDisplay:
         Returns
         -------
         display : LossCurveDisplay
+
+        Raises
+        ------
+        ValueError
+            If the estimator recorded no epoch (``loss_curve_ == []``).
         """
         _import_pyplot("LossCurveDisplay.from_estimator")
         model = estimator[-1] if hasattr(estimator, "steps") else estimator
@@ -121,6 +133,7 @@ class LossCurveDisplay:
                 f"LossCurveDisplay.from_estimator needs an estimator that records "
                 f"loss_curve_, such as NNRegressor; got {type(model).__name__}."
             )
+        _check_has_epochs(model.loss_curve_, f"{type(model).__name__}.loss_curve_")
         display = cls(
             loss_curve=model.loss_curve_,
             validation_loss_curve=getattr(model, "validation_loss_curve_", None),
@@ -143,8 +156,14 @@ class LossCurveDisplay:
         -------
         display : LossCurveDisplay
             ``self``, with the matplotlib objects stored.
+
+        Raises
+        ------
+        ValueError
+            If ``loss_curve`` is empty: there is no epoch to draw.
         """
         plt = _import_pyplot("LossCurveDisplay.plot")
+        _check_has_epochs(self.loss_curve, "loss_curve")
         if ax is None:
             _, ax = plt.subplots()
         self.ax_, self.figure_ = ax, ax.figure
@@ -159,15 +178,25 @@ class LossCurveDisplay:
                 self.score_ax_, self.validation_scores, "validation score", "C2"
             )
             self.score_ax_.set_ylabel("validation score")
-        best = self.best_epoch
-        self.best_epoch_line_ = ax.axvline(
-            best, color="grey", linestyle="--", label=f"best epoch ({best})"
-        )
+        self.best_epoch_line_ = self._mark_best_epoch(ax)
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss")
         ax.set_title(name or self.estimator_name or "")
         self._add_legend()
         return self
+
+    def _mark_best_epoch(self, ax):
+        """Dashed line at the best epoch; without one, a note saying why."""
+        best = find_best_epoch(self.loss_curve, self.validation_scores)
+        if best.epoch is None:
+            ax.text(
+                0.5, 0.5, f"no best epoch: no finite {best.what}",
+                transform=ax.transAxes, ha="center", va="center", color="grey",
+            )  # fmt: skip
+            return None
+        return ax.axvline(
+            best.epoch, color="grey", linestyle="--", label=f"best epoch ({best.epoch})"
+        )
 
     def _add_legend(self):
         """One legend for the lines of both axes."""
@@ -184,6 +213,16 @@ class LossCurveDisplay:
         # The legend goes on the top-most axes so no curve is drawn over it.
         top = self.ax_ if self.score_ax_ is None else self.score_ax_
         top.legend(lines, [line.get_label() for line in lines], loc="center right")
+
+
+def _check_has_epochs(loss_curve, name):
+    """Raise if ``loss_curve`` has no epoch: an empty plot would explain nothing."""
+    if len(loss_curve) == 0:
+        raise ValueError(
+            f"LossCurveDisplay has nothing to draw: {name} is empty, so no epoch "
+            "was recorded. Pass the loss_curve_ of a fitted model (a fit records "
+            "at least one epoch), or fit the model first."
+        )
 
 
 def _plot_curve(ax, values, label, color):

@@ -61,8 +61,10 @@ class Dropout(Layer):
         return n_inputs
 
     def forward(self, x, training=False, row_keys=None):
-        self._mask_in_use = None
-        if not training or self.rate == 0:
+        if not training:
+            return x  # writes nothing: a training step may be using the mask
+        if self.rate == 0:
+            self._mask_in_use = None
             return x
         x = x.toarray() if sparse.issparse(x) else x
         step_key = int(self.rng_.integers(np.iinfo(np.int64).max))

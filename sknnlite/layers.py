@@ -1,20 +1,30 @@
-"""The layer contract and the ``Dense`` layer.
+"""The layer contract, the ``Dense`` layer and the buffers of an inference call.
 
-A layer is a small object with four methods. The network that owns it
+A layer is a small object with three methods. The network that owns it
 calls them in this order:
 
 1. ``build(n_inputs, rng, dtype)`` once, with the width of its input, a
    :class:`numpy.random.Generator` and the floating dtype of the network. It
    creates its trainable arrays with :meth:`Layer.add_param` and returns its
-   output width.
-2. ``forward(x, training)`` on a batch ``x`` of shape ``(n_samples,
-   n_inputs)``. It returns the output of shape ``(n_samples, n_outputs)`` and,
-   when ``training`` is true, keeps whatever ``backward`` will need.
+   output width, a positive ``int``.
+2. ``forward(x, training=False)`` on a batch ``x`` of shape ``(n_samples,
+   n_inputs)``. It returns the output, of shape ``(n_samples, n_outputs)``
+   and the network's dtype, with ``n_outputs`` the width ``build`` returned.
+
+   * ``training=True``: it may keep on the layer (``self._x = x``) whatever
+     ``backward`` will need, and may return a buffer that it reuses on its
+     next training call.
+   * ``training=False`` (``predict``): a pure function of the parameters. It
+     writes nothing on ``self`` (no cache, no buffer, no counter) and returns
+     an array that no later call will overwrite: one it allocated, or ``x``
+     itself. A fitted model can then serve many threads at once, and a large
+     ``predict`` leaves no memory behind.
 3. ``backward(grad_out)`` with the gradient of the loss with respect to the
-   output of the last ``forward``. It writes the gradient of every parameter
-   into ``self.grads[name]`` *in place* (``self.grads["W"][...] = ...``) and
-   returns the gradient with respect to the input. It never changes
-   ``self.params``: updating them is the optimizer's job.
+   output of the last training ``forward``. It writes the gradient of every
+   parameter into ``self.grads[name]`` *in place* (``self.grads["W"][...] =
+   ...``) and returns the gradient with respect to the input, of the input's
+   shape. It never changes ``self.params``: updating them is the
+   optimizer's job.
 
 Every layer exposes its parameters the same way: ``self.params`` and
 ``self.grads`` are dicts with identical keys whose arrays have identical
@@ -26,15 +36,42 @@ operations over every parameter at once.
 Conventions that keep this fast and correct:
 
 * ``forward`` must not modify ``x``; ``backward`` may overwrite ``grad_out``.
-* ``forward`` may return an array that it reuses on its next call.
 * Attributes whose name starts with ``_`` are scratch (caches, buffers): they
   are dropped when the layer is pickled. Anything that must survive pickling
   (such as running statistics) needs a public name ending in ``_``.
 * ``__init__`` only stores its arguments (like a scikit-learn estimator), so
   the layer can be cloned and its settings tuned with ``set_params``.
 
+What the network checks, on the first batch of every ``fit`` and
+``partial_fit`` (``Network.forward(..., check=True)`` and
+``Network.backward(..., check=True)``): that every layer implements
+``forward`` and ``backward``, that each output has one row per input row,
+the width ``build`` returned and the network's dtype, that each input
+gradient has the input's shape, and that gradients were written in place.
+Errors name the layer as ``layers[i] (ClassName)``. ``build_layer`` checks
+the width ``build`` returns. :func:`sknnlite.testing.check_layer` checks all
+of this and more (numerical gradients, purity of inference under threads,
+pickling, cloning) on a layer alone: run it on every layer you write.
+
 Optional parts of the contract, for layers that need them:
 
+* ``uses_workspace = True``: at inference the layer is called as
+  ``forward(x, training=False, workspace=ws)``, with a :class:`Workspace`
+  owned by the call (one per layer and call of ``Network.predict``, reused
+  across the call's blocks of rows). Arrays taken from it with
+  ``ws.scratch(name, shape, dtype)`` are reused from block to block without
+  belonging to the layer, and ``ws.input_is_scratch`` says whether the layer
+  may write its output over ``x`` (an array of the call that nothing reads
+  afterwards). Called directly, without ``workspace``, the layer must work
+  too (allocate afresh). The built-in layers use this to predict as fast as
+  with buffers kept on the layer.
+* ``uses_sample_weight = True``: while training, the layer is called as
+  ``forward(x, training, sample_weight=w)`` with the batch's weights (or
+  ``None``), so that a weight of 2 means the same as a repeated row.
+* ``uses_row_keys = True``: while training, the layer is called as
+  ``forward(x, training, row_keys=keys)`` with one ``uint64`` per row that
+  depends only on the row's input features; randomness drawn from it (as
+  ``Dropout`` does) treats a repeated row like a weighted one.
 * Randomness during ``forward`` (``Dropout``) is drawn from a generator kept
   as a public attribute, e.g. ``self.rng_``, derived from the one ``build``
   receives: it is pickled with the layer, so training continues
@@ -44,7 +81,9 @@ Optional parts of the contract, for layers that need them:
 * State that training updates but the optimizer does not (``BatchNorm``'s
   running statistics) is listed in ``state_attributes``; early stopping
   saves and restores it together with the weights (see
-  :meth:`Layer.get_state`).
+  :meth:`Layer.get_state`). Update it so that each element goes from its old
+  value to its new one in one write: a ``predict`` running meanwhile in
+  another thread then sees old or new values, never a half-updated one.
 * A layer that sets ``uses_sample_weight = True`` is called as
   ``forward(x, training, sample_weight=w)`` with the batch's weights (or
   ``None``), so that a weight of 2 means the same as a repeated row.
@@ -59,6 +98,23 @@ Optional parts of the contract, for layers that need them:
   ``forward(x, training, row_keys=keys)`` with one ``uint64`` per row that
   depends only on the row's input features; randomness drawn from it (as
   ``Dropout`` does) treats a repeated row like a weighted one.
+
+ONNX export (optional hook). :mod:`sknnlite.onnx` translates every built-in
+layer; a layer of your own converts when it has a method
+``onnx_forward(graph, x)``. It receives an :class:`sknnlite.onnx.OnnxGraph`
+and the name of its input tensor (shape ``(N, n_inputs)``, in the model's
+dtype ``graph.dtype``), adds its predict-time computation with
+``graph.node(op_type, inputs, **attributes)`` and ``graph.constant(value)``
+(ONNX operators, e.g. ``"MatMul"``, ``"Add"``, ``"Tanh"``, ``"Where"``), and
+returns the name of its output::
+
+    def onnx_forward(self, graph, x):
+        return graph.node("Mul", [x, graph.constant(self.params["s"])])
+
+Training and ``predict`` never call it, so defining it needs no ONNX
+package. Without it, converting a model that contains the layer raises
+``ValueError`` naming the layer's class, its position ``layers[i]`` and this
+method.
 """
 
 from numbers import Integral
@@ -70,7 +126,84 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._config import Configurable
 from .initializers import INITIALIZERS, get_initializer
 
-__all__ = ["Layer", "Dense", "build_layer"]
+__all__ = ["Layer", "Dense", "Workspace", "build_layer"]
+
+#: What to write when a layer lacks a method, keyed by the method's name.
+_MISSING_METHOD = {
+    "forward": (
+        "forward(self, x, training=False): return the output for x of shape "
+        "(n_samples, n_inputs) as an array of shape (n_samples, n_outputs); when "
+        "training is true keep on self what backward needs, otherwise write "
+        "nothing on self"
+    ),
+    "backward": (
+        "backward(self, grad_out): write each parameter's gradient in place, "
+        "self.grads[name][...] = ..., and return the gradient with respect to "
+        "the input of the last training forward, of shape (n_samples, n_inputs)"
+    ),
+}
+
+
+def _reusable(store, name, shape, dtype, fill=None):
+    """A buffer of ``shape`` kept in the dict ``store``, grown only when needed.
+
+    With ``fill`` it is a read-only array of that value.
+    """
+    shape = tuple(shape)
+    buffer = store.get(name)
+    if buffer is not None and buffer.shape == shape and buffer.dtype == dtype:
+        return buffer  # the common case, checked first: it runs every batch
+    if (
+        buffer is None
+        or buffer.shape[0] < shape[0]
+        or buffer.shape[1:] != shape[1:]
+        or buffer.dtype != dtype
+    ):
+        if fill is None:
+            buffer = np.empty(shape, dtype=dtype)
+        else:
+            buffer = np.full(shape, fill, dtype=dtype)
+            buffer.flags.writeable = False
+        store[name] = buffer
+    return buffer[: shape[0]]
+
+
+class Workspace:
+    """Arrays owned by one inference call and reused across its blocks of rows.
+
+    ``Network.predict`` gives one to each layer with ``uses_workspace`` for
+    the duration of the call. Nothing in it belongs to a layer: concurrent
+    calls never share it, and it is freed when the call returns.
+
+    Attributes
+    ----------
+    input_is_scratch : bool
+        Whether the layer may overwrite its input ``x``: True when ``x`` is
+        an array of this call (the output of the layer below) that nothing
+        reads afterwards; never for the caller's data.
+    """
+
+    __slots__ = ("_arrays", "input_is_scratch")
+
+    def __init__(self):
+        self._arrays = {}
+        self.input_is_scratch = False  # set by the network before each call
+
+    def scratch(self, name, shape, dtype):
+        """Return a buffer of ``shape`` under ``name``, reused by later blocks."""
+        buffer = self._arrays.get(name)
+        if buffer is None:  # the first block of a call is its largest
+            buffer = self._arrays[name] = np.empty(shape, dtype=dtype)
+            return buffer
+        return _reusable(self._arrays, name, shape, dtype)
+
+    def zeros(self, name, shape, dtype):
+        """Return a buffer of zeros of ``shape`` that the caller only reads."""
+        buffer = self._arrays.get(name)
+        if buffer is None:
+            buffer = self._arrays[name] = np.zeros(shape, dtype=dtype)
+            return buffer
+        return _reusable(self._arrays, name, shape, dtype, fill=0)
 
 
 class Layer(Configurable):
@@ -95,6 +228,10 @@ class Layer(Configurable):
 
     #: Names of non-trainable arrays that ``forward(training=True)`` updates.
     state_attributes = ()
+
+    #: Whether ``forward(x, training=False)`` takes ``workspace``, the
+    #: :class:`Workspace` of the inference call.
+    uses_workspace = False
 
     #: Whether ``forward`` takes the batch's ``sample_weight``.
     uses_sample_weight = False
@@ -127,12 +264,28 @@ class Layer(Configurable):
         return n_inputs
 
     def forward(self, x, training=False):
-        """Return the output for ``x`` of shape ``(n_samples, n_inputs)``."""
-        raise NotImplementedError
+        """Return the output for ``x`` of shape ``(n_samples, n_inputs)``.
+
+        Raises
+        ------
+        NotImplementedError
+            Always: subclasses write it (the message says how).
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement {_MISSING_METHOD['forward']}."
+        )
 
     def backward(self, grad_out):
-        """Fill ``self.grads`` and return the gradient for the input."""
-        raise NotImplementedError
+        """Fill ``self.grads`` and return the gradient for the input.
+
+        Raises
+        ------
+        NotImplementedError
+            Always: subclasses write it (the message says how).
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement {_MISSING_METHOD['backward']}."
+        )
 
     def add_param(self, name, value, decay=False):
         """Register a trainable array; call this from ``build``.
@@ -170,34 +323,26 @@ class Layer(Configurable):
             getattr(self, name)[...] = value
 
     def scratch(self, name, shape, dtype):
-        """Return a reusable buffer of ``shape``, grown only when needed."""
-        shape = tuple(shape)
-        buffer = self.__dict__.get(name)
-        if buffer is not None and buffer.shape == shape and buffer.dtype == dtype:
-            return buffer  # the common case, checked first: it runs every batch
-        if (
-            buffer is None
-            or buffer.shape[0] < shape[0]
-            or buffer.shape[1:] != shape[1:]
-            or buffer.dtype != dtype
-        ):
-            buffer = np.empty(shape, dtype=dtype)
-            setattr(self, name, buffer)
-        return buffer[: shape[0]]
+        """Return a buffer of ``shape`` kept on the layer; for training only."""
+        return _reusable(self.__dict__, name, shape, dtype)
 
     def constant(self, name, shape, dtype, value):
-        """Return a reusable read-only buffer of ``shape`` filled with ``value``."""
-        buffer = self.__dict__.get(name)
-        if (
-            buffer is None
-            or buffer.shape[0] < shape[0]
-            or buffer.shape[1:] != tuple(shape[1:])
-            or buffer.dtype != dtype
-        ):
-            buffer = np.full(shape, value, dtype=dtype)
-            buffer.flags.writeable = False
-            setattr(self, name, buffer)
-        return buffer[: shape[0]]
+        """Return a read-only buffer kept on the layer; for training only."""
+        return _reusable(self.__dict__, name, shape, dtype, fill=value)
+
+    def zeros(self, name, shape, dtype):
+        """Return a read-only buffer of zeros kept on the layer; for training only."""
+        return self.constant(name, shape, dtype, 0)
+
+    def _buffers(self, training, workspace):
+        """Where ``forward`` takes its arrays.
+
+        The layer itself while training (``backward`` reads them); at
+        inference the call's workspace, or a fresh one when called directly.
+        """
+        if training:
+            return self
+        return Workspace() if workspace is None else workspace
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -207,10 +352,41 @@ class Layer(Configurable):
         return state
 
 
-def build_layer(layer, n_inputs, rng, dtype):
-    """Give ``layer`` empty ``params``/``grads`` and build it; returns its width."""
+def build_layer(layer, n_inputs, rng, dtype, name=None):
+    """Give ``layer`` empty ``params``/``grads`` and build it; returns its width.
+
+    Parameters
+    ----------
+    layer : Layer
+        The layer, built in place.
+    n_inputs : int
+        Width of its input.
+    rng : numpy.random.Generator
+        Passed to ``build``.
+    dtype : numpy.dtype
+        Passed to ``build``.
+    name : str, default=None
+        How to name the layer in an error, e.g. ``"layers[2] (Scale)"``;
+        the class name by default.
+
+    Returns
+    -------
+    n_outputs : int
+
+    Raises
+    ------
+    TypeError
+        If ``build`` returns something other than a positive int.
+    """
     layer.params, layer.grads, layer.decayed = {}, {}, []
-    return int(layer.build(n_inputs, rng, np.dtype(dtype)))
+    width = layer.build(n_inputs, rng, np.dtype(dtype))
+    if isinstance(width, Integral) and not isinstance(width, bool) and width > 0:
+        return int(width)
+    raise TypeError(
+        f"{name or type(layer).__name__}.build returned {width!r}; build must "
+        "return the output width, a positive int (return n_inputs if the layer "
+        "keeps the width of its input)."
+    )
 
 
 class Dense(Layer):
@@ -243,6 +419,8 @@ class Dense(Layer):
         "use_bias": ["boolean"],
     }
 
+    uses_workspace = True
+
     def __init__(self, units=None, *, init="auto", use_bias=True):
         self.units = units
         self.init = init
@@ -265,14 +443,15 @@ class Dense(Layer):
             self.add_param("b", np.zeros(self.units, dtype=dtype))
         return self.units
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, workspace=None):
         if training:
             self._x = x
         weights = self.params["W"]
         if not isinstance(x, np.ndarray) and sparse.issparse(x):
             out = np.asarray(x @ weights)
         else:
-            out = self.scratch("_out", (x.shape[0], self.units), weights.dtype)
+            buffers = self._buffers(training, workspace)
+            out = buffers.scratch("_out", (x.shape[0], weights.shape[1]), weights.dtype)
             np.matmul(x, weights, out=out)
         if self.use_bias:
             out += self.params["b"]

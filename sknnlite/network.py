@@ -3,14 +3,43 @@
 :class:`Network` builds its layers, moves their parameters into a single
 contiguous vector (``coef``, gradients in ``grad``) and runs data forward and
 gradients backward. It knows nothing about scikit-learn.
+
+Training and inference take different paths. A training ``forward`` lets
+layers cache on themselves what ``backward`` needs. Inference (``predict``
+and ``forward(x, training=False)``) writes nothing on the network or its
+layers: every call takes its own buffers (one :class:`~sknnlite.layers.Workspace`
+per layer that asks for one), reuses them from one block of rows to the next
+and drops them on return. So one fitted network can serve many threads at
+once, also while another thread trains it (predictions then see each
+parameter before or after an update step), and a large ``predict`` keeps no
+memory.
+
+The layer contract (see :mod:`sknnlite.layers`) is checked here with
+``check=True``, which the training loop passes on the first batch of every
+fit: shapes and dtype of every output and input gradient, and missing
+methods. Errors name the layer as ``layers[i] (ClassName)``.
 """
+
+import copy
 
 import numpy as np
 
 from . import _hashing
-from .layers import Layer, build_layer
+from .layers import _MISSING_METHOD, Layer, Workspace, build_layer
 
 __all__ = ["Network", "check_layers"]
+
+#: Bytes of one layer's output per block of rows in ``predict``. A call's
+#: buffers are allocated afresh, so they must stay small: large ones come as
+#: fresh pages from the system, whose first touch can cost more than the
+#: arithmetic, while small ones are recycled by the allocator and stay in
+#: cache. On the benchmark network (64 wide) 256 KiB was the fastest of
+#: 64 KiB to 1 MiB, in float32 and float64.
+BLOCK_BYTES = 256 * 1024
+
+#: Fewest rows per block, so that a very wide layer still multiplies a
+#: matrix rather than one row at a time.
+MIN_BLOCK_ROWS = 64
 
 
 class Network:
@@ -58,12 +87,13 @@ class Network:
         self : Network
         """
         self.n_inputs = n_inputs
-        self.dtype = np.dtype(dtype)
+        self._dtype_name = np.dtype(dtype).name
         _resolve_auto_settings(self.layers, n_targets)
         width = n_inputs
         self.widths = []
-        for layer in self.layers:
-            width = build_layer(layer, width, rng, self.dtype)
+        for index, layer in enumerate(self.layers):
+            name = _layer_name(index, layer)
+            width = build_layer(layer, width, rng, self.dtype, name=name)
             self.widths.append(width)
         self.n_outputs = width
         wants_keys = any(layer.uses_row_keys for layer in self.layers)
@@ -108,20 +138,45 @@ class Network:
             layer.grads[name] = self.grad[offset : offset + size].reshape(shape)
             offset += size
 
-    def forward(self, x, training=False, sample_weight=None):
+    def forward(self, x, training=False, sample_weight=None, check=False):
         """Run ``x`` through every layer and return the output.
 
-        ``sample_weight`` reaches only the layers with ``uses_sample_weight``
-        (such as ``BatchNorm``); while training, layers with
-        ``uses_row_keys`` (such as ``Dropout``) get one key per input row.
+        Parameters
+        ----------
+        x : ndarray or sparse matrix of shape (n_samples, n_inputs)
+            Input rows.
+        training : bool, default=False
+            Whether this is a training step: layers keep what
+            :meth:`backward` needs. With False nothing is written on the
+            network or its layers.
+        sample_weight : ndarray of shape (n_samples,), default=None
+            While training, passed to the layers with ``uses_sample_weight``
+            (such as ``BatchNorm``); layers with ``uses_row_keys`` (such as
+            ``Dropout``) get one key per input row.
+        check : bool, default=False
+            Check the layer contract on the way, for the first batch of a
+            fit: every layer implements ``forward`` and ``backward`` and
+            returns one row per input row, of the width its ``build``
+            returned, in the network's dtype.
+
+        Returns
+        -------
+        output : ndarray of shape (n_samples, n_outputs)
+            While training, possibly a buffer the last layer reuses.
+
+        Raises
+        ------
+        ValueError, TypeError or NotImplementedError
+            With ``check=True``, naming ``layers[i]``, its class and the
+            expected and actual shape (or dtype, or the missing method).
         """
-        if not training:  # no layer needs weights or keys at inference
-            for layer in self.layers:
-                x = layer.forward(x, training=False)
-            return x
-        row_keys = None
-        if self.row_projection_ is not None:
-            row_keys = _hashing.row_keys(x, self.row_projection_)
+        if not training:
+            if check:
+                return self._infer_checked(x)
+            return self._infer(x, self._workspaces())[0]
+        if check:
+            return self._forward_checked(x, sample_weight)
+        row_keys = self._row_keys(x)
         for layer in self.layers:
             if layer.uses_sample_weight or layer.uses_row_keys:
                 extra = _batch_extras(layer, sample_weight, row_keys)
@@ -130,10 +185,131 @@ class Network:
                 x = layer.forward(x, training=True)
         return x
 
-    def backward(self, grad_out):
-        """Back-propagate ``grad_out``; fills ``grad`` for every parameter."""
+    def _row_keys(self, x):
+        """One key per input row for ``uses_row_keys`` layers, or None."""
+        if self.row_projection_ is None:
+            return None
+        return _hashing.row_keys(x, self.row_projection_)
+
+    def _forward_checked(self, x, sample_weight):
+        """A training ``forward`` that checks the contract after every layer."""
+        for index, layer in enumerate(self.layers):
+            for method in ("forward", "backward"):
+                _require_method(index, layer, method)
+        row_keys = self._row_keys(x)
+        for index, layer in enumerate(self.layers):
+            extra = _batch_extras(layer, sample_weight, row_keys)
+            output = layer.forward(x, training=True, **extra)
+            self._check_output(index, output, x.shape[0])
+            x = output
+        return x
+
+    def _infer(self, x, workspaces):
+        """Inference pass; returns ``(output, owned)``.
+
+        ``owned`` is True when the output is an array of this call (from a
+        layer with ``uses_workspace``) rather than the input or an array a
+        user's layer may keep.
+        """
+        owned = False
+        for layer, workspace in zip(self.layers, workspaces, strict=True):
+            if workspace is None:
+                output = layer.forward(x, training=False)
+            else:
+                workspace.input_is_scratch = owned
+                output = layer.forward(x, training=False, workspace=workspace)
+            if output is not x:
+                owned = workspace is not None
+            x = output
+        return x, owned
+
+    def _infer_checked(self, x):
+        """Inference pass that checks every layer's output; returns the output."""
+        for index, layer in enumerate(self.layers):
+            _require_method(index, layer, "forward")
+            if layer.uses_workspace:
+                output = layer.forward(x, training=False, workspace=Workspace())
+            else:
+                output = layer.forward(x, training=False)
+            self._check_output(index, output, x.shape[0])
+            x = output
+        return x
+
+    def _workspaces(self):
+        """Fresh buffers for one inference call: a Workspace per layer asking."""
+        return [Workspace() if layer.uses_workspace else None for layer in self.layers]
+
+    def _check_output(self, index, output, n_rows):
+        """Raise, naming the layer, if ``output`` breaks the contract."""
+        layer = self.layers[index]
+        expected = (n_rows, self.widths[index])
+        shape = getattr(output, "shape", None)
+        if shape is None:
+            raise TypeError(
+                f"{_layer_name(index, layer)}.forward returned "
+                f"{type(output).__name__}; expected an array of shape {expected}."
+            )
+        if tuple(shape) != expected:
+            raise ValueError(
+                f"{_layer_name(index, layer)}.forward returned shape {tuple(shape)} "
+                f"for an input of {n_rows} rows; expected {expected}: one row per "
+                f"input row, of the width its build returned ({expected[1]})."
+            )
+        if output.dtype != self.dtype:
+            raise TypeError(
+                f"{_layer_name(index, layer)}.forward returned {output.dtype} "
+                f"values; expected {self.dtype}, the dtype of the network (the "
+                "dtype build received): compute in x.dtype."
+            )
+
+    def backward(self, grad_out, check=False):
+        """Back-propagate ``grad_out``; fills ``grad`` for every parameter.
+
+        Parameters
+        ----------
+        grad_out : ndarray of shape (n_samples, n_outputs)
+            Gradient of the loss with respect to the last training output;
+            may be overwritten.
+        check : bool, default=False
+            Check, for the first batch of a fit, that every input gradient
+            has the shape of the layer's input and that every layer wrote
+            its gradients in place (:meth:`check_grads_bound`).
+
+        Raises
+        ------
+        ValueError, TypeError or RuntimeError
+            With ``check=True``, naming ``layers[i]``, its class and the
+            expected and actual shape.
+        """
+        if check:
+            self._backward_checked(grad_out)
+            return
         for layer in reversed(self.layers):
             grad_out = layer.backward(grad_out)
+
+    def _backward_checked(self, grad_out):
+        """``backward`` checking every input gradient's shape, then the binding."""
+        n_rows = grad_out.shape[0]
+        for index in reversed(range(len(self.layers))):
+            layer = self.layers[index]
+            _require_method(index, layer, "backward")
+            grad_out = layer.backward(grad_out)
+            if index > 0 or not layer.skip_input_grad:
+                self._check_input_grad(index, grad_out, n_rows)
+        self.check_grads_bound()
+
+    def _check_input_grad(self, index, grad_in, n_rows):
+        """Raise, naming the layer, if ``grad_in`` has not its input's shape."""
+        width = self.widths[index - 1] if index > 0 else self.n_inputs
+        expected = (n_rows, width)
+        shape = getattr(grad_in, "shape", None)
+        if shape is None or tuple(shape) != expected:
+            got = type(grad_in).__name__ if shape is None else f"shape {tuple(shape)}"
+            raise ValueError(
+                f"{_layer_name(index, self.layers[index])}.backward returned {got}; "
+                f"expected the gradient with respect to its input, of shape "
+                f"{expected}."
+            )
 
     def check_grads_bound(self):
         """Raise if a layer replaced its gradient arrays instead of filling them."""
@@ -141,19 +317,67 @@ class Network:
             for name, array in layer.grads.items():
                 if not np.shares_memory(array, self.grad):
                     raise RuntimeError(
-                        f"layers[{index}] ({type(layer).__name__}) replaced "
+                        f"{_layer_name(index, layer)} replaced "
                         f"grads[{name!r}] instead of writing into it. Write "
                         f"gradients in place: self.grads[{name!r}][...] = value."
                     )
 
     def predict(self, x, chunk_rows=2048):
-        """Forward ``x`` in chunks of ``chunk_rows`` rows; returns a new array."""
+        """Forward ``x`` in blocks of rows; writes nothing on the layers.
+
+        Every call takes its own buffers, reuses them from block to block and
+        drops them on return: concurrent calls are safe, and the extra memory
+        is one block of activations per layer, whatever the number of rows.
+
+        Parameters
+        ----------
+        x : ndarray or sparse matrix of shape (n_samples, n_inputs)
+            Input rows, in the network's dtype.
+        chunk_rows : int, default=2048
+            Most rows forwarded at once. Blocks are smaller when a layer's
+            output row is wide: about ``BLOCK_BYTES`` (256 KiB) per layer
+            output, and at least ``MIN_BLOCK_ROWS`` (64) rows.
+
+        Returns
+        -------
+        output : ndarray of shape (n_samples, n_outputs)
+            A new array, in the network's dtype.
+
+        Raises
+        ------
+        ValueError or TypeError
+            If a layer's output has the wrong shape, naming ``layers[i]``.
+        """
         n_samples = x.shape[0]
+        workspaces = self._workspaces()
+        # A few rows (a request to a server) fit in one block of any network.
+        few = n_samples <= min(chunk_rows, MIN_BLOCK_ROWS)
+        block = n_samples if few else min(chunk_rows, self._block_rows())
+        if n_samples <= block:
+            return self._predict_block(x, workspaces, copy=True)
         out = np.empty((n_samples, self.n_outputs), dtype=self.dtype)
-        for start in range(0, n_samples, chunk_rows):
-            stop = min(start + chunk_rows, n_samples)
-            out[start:stop] = self.forward(x[start:stop], training=False)
+        for start in range(0, n_samples, block):
+            stop = min(start + block, n_samples)
+            out[start:stop] = self._predict_block(x[start:stop], workspaces, copy=False)
         return out
+
+    def _block_rows(self):
+        """Rows per block so that one layer's output takes about BLOCK_BYTES."""
+        row_bytes = max(self.widths) * self.dtype.itemsize
+        return max(MIN_BLOCK_ROWS, BLOCK_BYTES // row_bytes)
+
+    def _predict_block(self, x, workspaces, copy):
+        """Output for one block; with ``copy``, an array owned by the caller."""
+        output, owned = self._infer(x, workspaces)
+        if getattr(output, "shape", None) != (x.shape[0], self.n_outputs):
+            self._infer_checked(x)  # raises, naming the layer
+            raise ValueError(
+                f"The network returned shape {getattr(output, 'shape', None)} for "
+                f"{x.shape[0]} rows; expected {(x.shape[0], self.n_outputs)}."
+            )
+        if copy and not owned:
+            return np.array(output, dtype=self.dtype)
+        return output
 
     def snapshot(self, into=None):
         """Copy of every parameter and every layer's state, for :meth:`restore`.
@@ -202,6 +426,15 @@ class Network:
         return 0.5 * strength * float(np.dot(decayed, decayed))
 
     @property
+    def dtype(self):
+        """Floating dtype of parameters and activations, a ``numpy.dtype``.
+
+        Kept by name: a saved model then holds no NumPy type object, which
+        ``skops.io`` would ask users to trust before loading it.
+        """
+        return np.dtype(self._dtype_name)
+
+    @property
     def n_params(self):
         """Number of trainable parameters."""
         return self.coef.size
@@ -215,9 +448,31 @@ class Network:
         return state
 
     def __setstate__(self, state):
+        if "dtype" in state:  # pickled by sknnlite 0.1.0: a numpy.dtype object
+            state = {**state, "_dtype_name": np.dtype(state["dtype"]).name}
+            del state["dtype"]
         self.__dict__.update(state)
         self.coef = None
         self._pack(copy_values=True)
+
+    def __deepcopy__(self, memo):
+        """A copy with its own buffers that copies ``coef`` once.
+
+        The generic deep copy would copy every parameter and gradient view,
+        then pack the parameters into a new buffer again: three copies of
+        every parameter where one will do (callbacks snapshot the model
+        every epoch this way).
+        """
+        new = memo[id(self)] = type(self).__new__(type(self))
+        for layer in self.layers:
+            for arrays in (layer.params, layer.grads):
+                for view in arrays.values():
+                    # A free stand-in of the right shape; _pack replaces it.
+                    memo[id(view)] = np.broadcast_to(view.dtype.type(0), view.shape)
+        new.__dict__.update(copy.deepcopy(self.__getstate__(), memo))
+        new.coef = self.coef.copy()
+        new._pack(copy_values=False)
+        return new
 
 
 def _batch_extras(layer, sample_weight, row_keys):
@@ -228,6 +483,20 @@ def _batch_extras(layer, sample_weight, row_keys):
     if layer.uses_row_keys and row_keys is not None:
         extra["row_keys"] = row_keys
     return extra
+
+
+def _layer_name(index, layer):
+    """How errors name a layer: ``layers[2] (Dense)``."""
+    return f"layers[{index}] ({type(layer).__name__})"
+
+
+def _require_method(index, layer, method):
+    """Raise ``NotImplementedError`` if ``layer`` lacks its own ``method``."""
+    if getattr(type(layer), method) is getattr(Layer, method):
+        raise NotImplementedError(
+            f"{_layer_name(index, layer)} does not implement {method}. Write "
+            f"{_MISSING_METHOD[method]}."
+        )
 
 
 def check_layers(layers):

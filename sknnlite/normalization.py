@@ -76,6 +76,7 @@ class BatchNorm(Layer):
     state_attributes = ("running_mean_", "running_var_")
     uses_sample_weight = True
     min_batch_rows = 2
+    uses_workspace = True
 
     def __init__(self, momentum=0.1, epsilon=1e-5):
         self.momentum = momentum
@@ -88,7 +89,7 @@ class BatchNorm(Layer):
         self.running_var_ = np.ones(n_inputs, dtype=dtype)
         return n_inputs
 
-    def forward(self, x, training=False, sample_weight=None):
+    def forward(self, x, training=False, sample_weight=None, workspace=None):
         x = x.toarray() if sparse.issparse(x) else x
         if training:
             mean, var = _weighted_moments(x, sample_weight)
@@ -96,13 +97,21 @@ class BatchNorm(Layer):
         else:
             mean, var = self.running_mean_, self.running_var_
         inv_std = 1 / np.sqrt(var + x.dtype.type(self.epsilon))
-        x_hat = self.scratch("_x_hat" if training else "_x_hat_eval", x.shape, x.dtype)
+        buffers = self._buffers(training, workspace)
+        if not training and buffers.input_is_scratch:
+            x_hat = x  # an array of the network's call: write over it
+        else:
+            x_hat = buffers.scratch("_x_hat", x.shape, x.dtype)
         np.subtract(x, mean, out=x_hat)
         x_hat *= inv_std
-        if training:
+        if training:  # backward needs x_hat: scale and shift into another buffer
             self._x_hat, self._inv_std, self._weight = x_hat, inv_std, sample_weight
-        out = self.scratch("_out" if training else "_out_eval", x.shape, x.dtype)
-        np.multiply(x_hat, self.params["gamma"], out=out)
+            out = np.multiply(
+                x_hat, self.params["gamma"], out=self.scratch("_out", x.shape, x.dtype)
+            )
+        else:
+            out = x_hat
+            out *= self.params["gamma"]
         out += self.params["beta"]
         return out
 
@@ -142,10 +151,12 @@ class BatchNorm(Layer):
             return
         keep = self.running_mean_.dtype.type(1 - self.momentum)
         take = self.running_mean_.dtype.type(self.momentum)
-        self.running_mean_ *= keep
-        self.running_mean_ += take * mean
-        self.running_var_ *= keep
-        self.running_var_ += take * var
+        for running, batch in ((self.running_mean_, mean), (self.running_var_, var)):
+            # One write per element, so a concurrent predict never reads a
+            # half-updated value (``running * keep`` alone).
+            updated = running * keep
+            updated += take * batch
+            np.copyto(running, updated)
 
 
 def _weighted_moments(x, sample_weight):

@@ -369,11 +369,9 @@ def batch_objective(network, loss, batch, alpha, check=False):
     batch_weight = float(y.shape[0] if weight is None else weight.sum())
     if batch_weight <= 0:
         return 0.0, 0.0
-    output = network.forward(x, training=True, sample_weight=weight)
+    output = network.forward(x, training=True, sample_weight=weight, check=check)
     value, grad_output = loss.value_and_gradient(y, output, weight)
-    network.backward(grad_output)
-    if check:
-        network.check_grads_bound()
+    network.backward(grad_output, check=check)
     if alpha:
         value += network.add_l2_penalty(alpha / batch_weight)
     return value, batch_weight

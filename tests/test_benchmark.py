@@ -3,6 +3,7 @@
 import importlib.util
 import pathlib
 import re
+import sys
 
 import pytest
 
@@ -57,3 +58,44 @@ def test_format_row_computes_every_ratio_the_right_way_up():
         "3.00M",
         "1.50x",  # ours / MLP predict throughput
     ]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--memory-rows", "0"], "argument --memory-rows: must be above 0, got 0"),
+        (["--rounds", "0"], "argument --rounds: must be above 0, got 0"),
+        (["--epochs", "-3"], "argument --epochs: must be above 0, got -3"),
+        (["--threads", "0"], "argument --threads: must be above 0, got 0"),
+        (["--scale", "-1"], "argument --scale: must be above 0, got -1"),
+        (["--scale", "nan"], "argument --scale: must be above 0, got nan"),
+        (["--rounds", "two"], "argument --rounds: invalid int value: 'two'"),
+    ],
+)
+def test_bad_arguments_fail_before_any_benchmark_runs(argv, message, capsys):
+    # --memory-rows 0 used to fail only after every timing case had run.
+    bench = load_benchmark()
+    with pytest.raises(SystemExit) as info:
+        bench.parse_args(argv)
+    assert info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(message)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_predict_benchmark_prints_a_row_per_case(capsys):
+    path = ROOT / "benchmarks" / "bench_predict.py"
+    sys.path.insert(0, str(path.parent))  # it imports bench_mlp
+    try:
+        spec = importlib.util.spec_from_file_location("bench_predict", path)
+        bench = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(bench)
+        bench.main(["--quick", "--scale", "0.005", "--repeats", "1", "--block", "2"])
+    finally:
+        sys.path.remove(str(path.parent))
+    out = capsys.readouterr().out
+    assert "threads=1" in out and "cpu clock" in out
+    rows = [line for line in out.splitlines() if re.match(r"\| (friedman1|regr)", line)]
+    assert [row.split(" | ")[1] for row in rows] == ["float64", "float32"] * 2
+    for row in rows:  # both ratios are numbers (float raises otherwise)
+        float(row.split(" | ")[4].rstrip("x"))
+        float(row.split(" | ")[7].rstrip("x |"))

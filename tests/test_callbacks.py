@@ -5,6 +5,7 @@ import subprocess
 import sys
 import warnings
 
+import numpy as np
 import pytest
 from sklearn.datasets import make_friedman1
 from sklearn.exceptions import ConvergenceWarning
@@ -168,6 +169,123 @@ def test_progress_bar_on_the_inner_estimator_is_refused(data):
     search = GridSearchCV(model, {"alpha": [1e-4]}, cv=2, error_score="raise")
     with pytest.raises(TypeError, match="Register them directly on the meta"):
         search.fit(*data)
+
+
+class Keeper:
+    """Keeps the ``fitted_estimator`` of every epoch's begin and end."""
+
+    def __init__(self):
+        self.begins, self.ends = [], []
+
+    def setup(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context, *, fitted_estimator=None):
+        if context.task_name == "epoch":
+            self.begins.append(fitted_estimator)
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        if context.task_name == "epoch":
+            self.ends.append(fitted_estimator)
+
+    def teardown(self, estimator, context):
+        pass
+
+
+class NotAsking(Keeper):
+    """Hooks without ``fitted_estimator``: they must not cost a snapshot."""
+
+    def on_fit_task_begin(self, estimator, context):
+        pass
+
+    def on_fit_task_end(self, estimator, context):
+        pass
+
+
+def test_each_epoch_gets_the_model_as_it_was_after_that_epoch(data):
+    X, y = data
+    keeper = Keeper()
+    model = _model(max_iter=4).set_callbacks(keeper).fit(X, y)
+    assert len(keeper.ends) == 4
+    for epoch, snapshot in enumerate(keeper.ends, start=1):
+        alone = _model(max_iter=epoch).fit(X, y)  # same seed, stopped there
+        assert snapshot.n_iter_ == epoch
+        assert snapshot.loss_curve_ == alone.loss_curve_  # `epoch` entries
+        np.testing.assert_allclose(snapshot.predict(X), alone.predict(X), rtol=1e-12)
+    # Keeping snapshots does not change the model that went on training.
+    plain = _model(max_iter=4).fit(X, y)
+    np.testing.assert_array_equal(model.predict(X), plain.predict(X))
+    assert model.loss_curve_ == plain.loss_curve_
+    assert not np.shares_memory(keeper.ends[0].network_.coef, model.network_.coef)
+
+
+@pytest.mark.parametrize("max_iter", [3, 500])
+def test_lbfgs_has_one_begun_and_ended_task_per_iteration(data, max_iter):
+    # It used to open a task after SciPy's last iteration: one more begun than
+    # ended, and "maximum number of children" once it reached max_iter.
+    recorder, keeper = Recorder(), Keeper()
+    model = _model(optimizer="lbfgs", max_iter=max_iter, tol=1e-2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.set_callbacks(recorder, keeper).fit(*data)
+    assert recorder.count("begin") == recorder.count("end") == model.n_iter_
+    assert model.n_iter_ == 3 if max_iter == 3 else model.n_iter_ < max_iter
+    for iteration, snapshot in enumerate(keeper.ends, start=1):
+        assert snapshot.n_iter_ == iteration
+    alone = _model(optimizer="lbfgs", max_iter=2, tol=1e-2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        alone.fit(*data)
+    np.testing.assert_allclose(
+        keeper.ends[1].predict(data[0]), alone.predict(data[0]), rtol=1e-12
+    )
+
+
+def test_epoch_begins_get_the_model_before_the_epoch(data):
+    keeper = Keeper()
+    _model(max_iter=3).set_callbacks(keeper).fit(*data)
+    assert [snapshot.n_iter_ for snapshot in keeper.begins] == [0, 1, 2]
+    np.testing.assert_array_equal(
+        keeper.begins[2].predict(data[0]), keeper.ends[1].predict(data[0])
+    )
+
+
+def test_snapshot_of_the_best_epoch_is_what_early_stopping_keeps(data):
+    X, y = data
+    keeper = Keeper()
+    model = _model(early_stopping=True, max_iter=60, n_iter_no_change=3)
+    model.set_params(learning_rate=0.05).set_callbacks(keeper).fit(X, y)
+    best = int(np.argmax(model.validation_scores_))
+    assert best < model.n_iter_ - 1  # the final model is a restored one
+    snapshot = keeper.ends[best]
+    assert len(snapshot.validation_scores_) == snapshot.n_iter_ == best + 1
+    np.testing.assert_array_equal(snapshot.predict(X), model.predict(X))
+    assert not np.array_equal(keeper.ends[-1].predict(X), model.predict(X))
+
+
+def test_training_a_snapshot_leaves_the_model_alone(data):
+    # The optimizer state and random generator are copied too, not shared.
+    X, y = data
+    keeper = Keeper()
+    model = _model(max_iter=3).set_callbacks(keeper).fit(X, y)
+    before, steps = model.predict(X), model.optimizer_.n_steps_
+    rng_state = model._rng.bit_generator.state
+    keeper.ends[0].set_callbacks().partial_fit(X, y)
+    assert keeper.ends[0].n_iter_ == 2 and model.n_iter_ == 3
+    np.testing.assert_array_equal(model.predict(X), before)
+    assert model.optimizer_.n_steps_ == steps
+    assert model._rng.bit_generator.state == rng_state
+
+
+def test_no_snapshot_unless_a_hook_asks_for_it(data, monkeypatch):
+    def fail(estimator):
+        raise AssertionError("a snapshot was taken")
+
+    monkeypatch.setattr("sknnlite._callbacks.fitted_state_copy", fail)
+    _model().fit(*data)  # no callback
+    _model().set_callbacks(NotAsking()).fit(*data)
+    with pytest.raises(AssertionError, match="a snapshot was taken"):
+        _model().set_callbacks(Keeper()).fit(*data)
 
 
 class FailingRecorder(Recorder):

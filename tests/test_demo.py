@@ -1,13 +1,23 @@
-"""The demo, ``python -m sknnlite``: its comparison, its search and its picture."""
+"""The demo, ``python -m sknnlite``: arguments checked first, then its comparison,
+its search, a summary and a loss-curve picture."""
 
+import pathlib
 import re
+import shutil
+import subprocess
 import sys
+import warnings
 
 import pytest
 from sklearn.datasets import load_diabetes
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-from sknnlite import __version__
+from sknnlite import Dense, NNRegressor, ReLU, __version__
+from sknnlite import __main__ as demo
 from sknnlite.__main__ import _show_training, main
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -61,3 +71,128 @@ def test_demo_main_prints_the_comparison_the_search_and_the_model(tmp_path, caps
     assert re.search(r"One model with early stopping, \d+ epochs:", out)
     assert "4,929" in out and f"Loss curves saved to {path}" in out
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_demo_says_so_when_there_is_no_epoch_to_plot(diabetes, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    model = make_pipeline(
+        StandardScaler(),
+        NNRegressor([Dense(8), ReLU(), Dense()], max_iter=2, random_state=0),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # max_iter reached
+        model.fit(*diabetes)
+    # A fit always records an epoch now (a new model that cannot finish one
+    # raises); an empty history is what a model from sknnlite 0.1 could have.
+    model[-1].loss_curve_ = []
+    path = tmp_path / "curves.png"
+    demo._save_loss_curve(model, str(path))
+    assert "recorded no epoch" in capsys.readouterr().out
+    assert not path.exists()
+
+
+# ---------------------------------------------------------------- arguments
+@pytest.fixture
+def no_training(monkeypatch):
+    """Make any step of the demo that would load data or train fail the test."""
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the demo started before checking its arguments")
+
+    for name in ("load_diabetes", "_compare_with_mlp", "_show_training"):
+        monkeypatch.setattr(demo, name, fail)
+
+
+def _error_of(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        demo.main(argv)
+    assert info.value.code == 2  # argparse's status for a usage error
+    err = capsys.readouterr().err
+    assert err.startswith("usage: python -m sknnlite")
+    return err.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("missing/x.png", r"the folder .*missing does not exist; create it"),
+        ("x.xyz", r"x.xyz has unknown image format '.xyz'; .*\.png, .*\.svg"),
+        ("curves", r"curves has no suffix; the suffix picks the format: .*\.png"),
+        (".", r"is a folder; give a file name, e\.g\. .*loss_curve\.png"),
+    ],
+)
+def test_bad_loss_curve_path_fails_before_training(
+    name, message, tmp_path, no_training, capsys
+):
+    pytest.importorskip("matplotlib")
+    line = _error_of(["--loss-curve", str(tmp_path / name)], capsys)
+    assert line.startswith("python -m sknnlite: error: argument --loss-curve: ")
+    assert re.search(message, line), line
+
+
+def test_unwritable_path_fails_before_training(
+    tmp_path, monkeypatch, no_training, capsys
+):
+    pytest.importorskip("matplotlib")
+    monkeypatch.setattr(
+        demo.os, "access", lambda path, mode: False
+    )  # root can write anywhere
+    line = _error_of(["--loss-curve", str(tmp_path / "x.png")], capsys)
+    assert line.endswith("x.png: permission denied; choose another path")
+
+
+@pytest.mark.skipif(shutil.which("xelatex") is not None, reason="LaTeX is installed")
+def test_format_matplotlib_cannot_write_here_fails_before_training(
+    tmp_path, no_training, capsys
+):
+    pytest.importorskip("matplotlib")
+    line = _error_of(["--loss-curve", str(tmp_path / "x.pgf")], capsys)
+    assert "matplotlib cannot save .pgf files here: 'xelatex' not found" in line
+
+
+def test_asking_for_a_plot_without_matplotlib_fails_before_training(
+    tmp_path, monkeypatch, no_training, capsys
+):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    line = _error_of(["--loss-curve", str(tmp_path / "x.png")], capsys)
+    assert "needs matplotlib, which is not installed" in line
+    assert "pip install matplotlib" in line
+    # Without --loss-curve the demo runs, and says at the end how to get a plot.
+    assert demo._parse_args([]).loss_curve == "loss_curve.png"
+
+
+def test_good_paths_are_accepted(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    path = str(tmp_path / "curves.svg")
+    assert demo._parse_args(["--loss-curve", path]).loss_curve == path
+    monkeypatch.chdir(tmp_path)
+    assert demo._parse_args([]).loss_curve == "loss_curve.png"
+
+
+def _run_demo(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "sknnlite", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+
+
+def test_help_is_plain_text():
+    result = _run_demo("--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(
+        "usage: python -m sknnlite [-h] [--loss-curve PATH]"
+    )
+    assert "``" not in result.stdout  # no reST markup
+    assert "Demo of sknnlite. Trains NNRegressor on the diabetes data" in result.stdout
+
+
+def test_command_line_error_exits_with_status_2_before_training(tmp_path):
+    pytest.importorskip("matplotlib")
+    result = _run_demo("--loss-curve", str(tmp_path / "missing" / "x.png"))
+    assert result.returncode == 2
+    assert result.stdout == ""  # the demo prints its first line when it starts
+    assert "error: argument --loss-curve: the folder" in result.stderr
+    assert "Traceback" not in result.stderr

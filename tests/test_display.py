@@ -121,3 +121,47 @@ def test_clear_error_without_matplotlib(monkeypatch, data, method):
         else:
             LossCurveDisplay.from_estimator(model)
     assert "sknnlite[plot]" in str(info.value)
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+def test_nan_and_inf_are_never_the_best_epoch():
+    display = LossCurveDisplay(loss_curve=[1.0, NAN, 0.5, INF]).plot()
+    assert display.best_epoch == 3
+    assert list(display.best_epoch_line_.get_xdata()) == [3, 3]
+    display.figure_.canvas.draw()
+    assert np.isfinite(display.ax_.get_ylim()).all()  # inf leaves a gap, no blow-up
+    scores = LossCurveDisplay(
+        loss_curve=[3.0, 2.0, 1.0], validation_scores=[0.2, NAN, 0.1]
+    )
+    assert scores.plot().best_epoch == 1
+
+
+def test_no_finite_value_no_best_marker_and_a_note_says_so():
+    display = LossCurveDisplay(loss_curve=[NAN, NAN, INF]).plot()
+    assert display.best_epoch is None
+    assert display.best_epoch_line_ is None
+    notes = [text.get_text() for text in display.ax_.texts]
+    assert notes == ["no best epoch: no finite train loss"]
+    labels = [t.get_text() for t in display.ax_.get_legend().get_texts()]
+    assert labels == ["training loss"]
+
+
+def test_empty_history_is_a_clear_error_and_opens_no_figure():
+    with pytest.raises(ValueError, match="nothing to draw: loss_curve is empty"):
+        LossCurveDisplay(loss_curve=[]).plot()
+    assert plt.get_fignums() == []
+
+
+def test_from_estimator_that_recorded_no_epoch(data):
+    model = NNRegressor([Dense(8), ReLU(), Dense()], max_iter=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # max_iter reached
+        model.fit(*data)
+    # A fit always records an epoch (a new model that cannot finish one
+    # raises); an empty history is what a model from sknnlite 0.1 could have.
+    model.loss_curve_ = []
+    with pytest.raises(ValueError, match=r"loss_curve_ is empty.*no epoch"):
+        LossCurveDisplay.from_estimator(model)
+    assert plt.get_fignums() == []

@@ -24,8 +24,8 @@ from sknnlite import (
     Softsign,
     Tanh,
 )
-from sknnlite.layers import build_layer
-from sknnlite.testing import check_layer_gradients
+from sknnlite.layers import Layer, build_layer
+from sknnlite.testing import check_layer, check_layer_gradients
 
 LAYERS = [
     Dense(3),
@@ -56,6 +56,34 @@ def test_layer_gradients_match_finite_differences(layer):
     report = check_layer_gradients(clone(layer), n_inputs=4, n_samples=6)
     report.raise_if_wrong()
     assert report.worst[1] < 1e-6
+
+
+@pytest.mark.parametrize(
+    "layer", [*LAYERS, Dropout(0.0), Dense(3, use_bias=False)], ids=repr
+)
+def test_every_built_in_layer_passes_check_layer(layer):
+    check_layer(layer, n_inputs=5)
+
+
+@pytest.mark.parametrize(
+    "layer", [Dense(4), ReLU(), Dropout(0.5), BatchNorm()], ids=repr
+)
+def test_predict_between_forward_and_backward_changes_no_gradient(layer):
+    def train_step(predict_between):
+        trained = clone(layer)
+        rng = np.random.default_rng(0)
+        x, grad = rng.normal(size=(6, 4)), rng.normal(size=(6, 4))
+        build_layer(trained, 4, rng, np.float64)
+        trained.forward(x, training=True)
+        if predict_between:
+            trained.forward(rng.normal(size=(9, 4)), training=False)
+        return trained.backward(grad), trained.grads
+
+    grad_in, grads = train_step(predict_between=True)
+    alone_grad_in, alone_grads = train_step(predict_between=False)
+    np.testing.assert_array_equal(grad_in, alone_grad_in)
+    for name, value in grads.items():
+        np.testing.assert_array_equal(value, alone_grads[name])
 
 
 def test_dense_exposes_params_and_grads_with_identical_keys():
@@ -245,3 +273,93 @@ def test_layer_state_round_trips_through_get_state_and_set_state():
     assert norm.running_mean_ is running_mean  # written in place
     np.testing.assert_array_equal(norm.running_mean_, expected)
     assert Dense(3).get_state() == {}
+
+
+def test_the_base_layer_is_the_identity_width_and_leaves_forward_to_subclasses():
+    layer = Layer()
+    assert build_layer(layer, 7, np.random.default_rng(0), np.float64) == 7
+    assert layer.params == {} and layer.grads == {} and layer.decayed == []
+    with pytest.raises(NotImplementedError):
+        layer.forward(np.ones((2, 7)))
+    with pytest.raises(NotImplementedError):
+        layer.backward(np.ones((2, 7)))
+
+
+def test_dense_without_units_explains_where_it_is_allowed():
+    with pytest.raises(ValueError) as info:
+        build_layer(Dense(), 3, np.random.default_rng(0), np.float64)
+    assert str(info.value) == (
+        "Dense(units=None) is only allowed as the last Dense layer, where it takes "
+        "the number of targets; give the width, e.g. Dense(64)."
+    )
+
+
+@pytest.mark.parametrize(
+    "layer, settings",
+    [
+        (Dense(), {"units": None, "init": "auto", "use_bias": True}),
+        (LeakyReLU(), {"negative_slope": 0.01}),
+        (ELU(), {"alpha": 1.0}),
+        (Dropout(), {"rate": 0.5}),
+        (BatchNorm(), {"momentum": 0.1, "epsilon": 1e-5}),
+    ],
+    ids=repr,
+)
+def test_documented_defaults(layer, settings):
+    assert layer.get_params() == settings
+
+
+@pytest.mark.parametrize("layer", LAYERS, ids=repr)
+def test_forward_defaults_to_inference(layer):
+    build_layer(layer, 4, np.random.default_rng(0), np.float64)
+    x = np.random.default_rng(1).normal(size=(6, 4))
+    state = {k: v.copy() for k, v in layer.get_state().items()}
+    expected = layer.forward(x, training=False).copy()
+    np.testing.assert_array_equal(layer.forward(x), expected)
+    for name, value in state.items():
+        np.testing.assert_array_equal(getattr(layer, name), value)
+
+
+@pytest.mark.parametrize("layer", LAYERS, ids=repr)
+def test_float32_in_float32_out(layer):
+    build_layer(layer, 4, np.random.default_rng(0), np.float32)
+    x = np.random.default_rng(1).normal(size=(6, 4)).astype(np.float32)
+    assert layer.forward(x, training=True).dtype == np.float32
+    assert layer.backward(
+        np.ones((6, layer.forward(x).shape[1]), np.float32)
+    ).dtype == (np.float32)
+    assert layer.forward(x, training=False).dtype == np.float32
+    for name in layer.state_attributes:
+        assert getattr(layer, name).dtype == np.float32, name
+
+
+@pytest.mark.parametrize("layer", [Dense(3), Dropout(0.5), BatchNorm()], ids=repr)
+def test_sparse_input_gives_the_dense_result(layer):
+    from scipy import sparse
+
+    x = np.random.default_rng(1).normal(size=(6, 4))
+    x[x < 0] = 0.0
+    dense, other = clone(layer), clone(layer)
+    build_layer(dense, 4, np.random.default_rng(0), np.float64)
+    build_layer(other, 4, np.random.default_rng(0), np.float64)
+    for training in (True, False):
+        out = other.forward(sparse.csr_matrix(x), training=training)
+        out = out.toarray() if sparse.issparse(out) else out
+        np.testing.assert_allclose(out, dense.forward(x, training=training))
+
+
+def test_dropout_with_rate_zero_passes_its_input_through():
+    layer = Dropout(0.0)
+    build_layer(layer, 3, np.random.default_rng(0), np.float64)
+    x = np.ones((2, 3))
+    assert layer.forward(x, training=True) is x
+
+
+def test_batchnorm_maps_a_constant_feature_to_its_shift():
+    layer = BatchNorm()
+    build_layer(layer, 2, np.random.default_rng(0), np.float64)
+    layer.params["beta"][...] = [0.5, -1.0]
+    x = np.column_stack([np.full(5, 3.0), np.arange(5.0)])
+    out = layer.forward(x, training=True)
+    np.testing.assert_array_equal(out[:, 0], 0.5)
+    assert np.all(np.isfinite(out))

@@ -207,3 +207,25 @@ def test_float32_outputs_give_float32_gradients(loss, y):
     reference = loss.value(y, logits.astype(np.float64))
     assert gradient.dtype == np.float32
     assert value == pytest.approx(reference, rel=1e-5)
+
+
+def test_loss_errors_say_what_to_do_in_full():
+    with pytest.raises(ValueError) as info:
+        Poisson().check_target(np.array([[1.0], [-2.0]]))
+    assert str(info.value) == (
+        "loss='poisson' needs non-negative targets (counts or rates), but y has "
+        "values down to -2.0. Use another loss, such as 'squared_error' or 'huber', "
+        "for targets that can be negative."
+    )
+    Poisson().check_target(np.array([[0.0], [3.0]]))  # zero counts are fine
+    with pytest.raises(ValueError) as info:
+        get_loss("cubic")
+    assert str(info.value) == (
+        "loss='cubic' is not a known loss. Use one of ['absolute_error', 'huber', "
+        "'poisson', 'squared_error'] or an object with a value_and_gradient(y, "
+        "y_pred, sample_weight) method."
+    )
+
+
+def test_huber_default_delta_is_one():
+    assert Huber().get_params() == {"delta": 1.0}

@@ -1,11 +1,22 @@
 """The engine: flat parameter storage, whole-network gradients, pickling."""
 
+import copy
 import pickle
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 
-from sknnlite import Dense, LeakyReLU, Network, ReLU, Sigmoid, SquaredError, Tanh
+from sknnlite import (
+    BatchNorm,
+    Dense,
+    LeakyReLU,
+    Network,
+    ReLU,
+    Sigmoid,
+    SquaredError,
+    Tanh,
+)
 from sknnlite.layers import Layer
 from sknnlite.testing import check_network_gradients
 
@@ -124,6 +135,29 @@ def test_pickle_round_trip_rebinds_views():
     assert np.shares_memory(restored.layers[2].grads["b"], restored.grad)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_deepcopy_owns_its_buffers_and_keeps_layer_state(dtype):
+    net = _network([Dense(4), BatchNorm(), ReLU(), Dense()], dtype=dtype)
+    x = np.random.default_rng(1).normal(size=(6, 3)).astype(dtype)
+    net.forward(x, training=True)  # fills scratch buffers, moves running stats
+    twin = copy.deepcopy(net)
+    assert twin.coef.dtype == dtype and twin.coef is not net.coef
+    np.testing.assert_array_equal(twin.coef, net.coef)
+    for layer in twin.layers:
+        for name in layer.params:
+            assert np.shares_memory(layer.params[name], twin.coef)
+            assert np.shares_memory(layer.grads[name], twin.grad)
+            assert not np.shares_memory(layer.params[name], net.coef)
+    np.testing.assert_array_equal(
+        twin.layers[1].running_mean_, net.layers[1].running_mean_
+    )
+    np.testing.assert_array_equal(twin.predict(x), net.predict(x))
+    twin.coef += 1.0
+    twin.forward(x, training=True)
+    assert not np.array_equal(twin.predict(x), net.predict(x))
+    assert not np.array_equal(twin.layers[1].running_mean_, net.layers[1].running_mean_)
+
+
 def test_chunked_predict_equals_one_pass():
     net = _network([Dense(4), ReLU(), Dense()])
     X = np.random.default_rng(0).normal(size=(50, 3))
@@ -142,3 +176,47 @@ def test_float32_network_keeps_float32():
 def test_non_layer_in_stack_is_refused_with_index():
     with pytest.raises(TypeError, match=r"layers\[1\] is a str"):
         _network([Dense(4), "relu", Dense()])
+
+
+def test_inference_between_forward_and_backward_changes_no_gradient():
+    # Inference never writes into what training cached: predicting (say, a
+    # validation set) between a training forward and its backward is harmless.
+    from sknnlite import ELU, GELU, SELU, BatchNorm, Mish, SiLU, Softplus
+
+    layers = [
+        Dense(6), BatchNorm(), Dense(5), BatchNorm(), ReLU(), Dense(5), Tanh(),
+        Dense(5), Sigmoid(), Dense(5), ELU(), Dense(5), SELU(), Dense(5), GELU(),
+        Dense(5), SiLU(), Dense(5), Mish(), Dense(5), Softplus(), Dense(5), LeakyReLU(),
+        Dense(),
+    ]  # fmt: skip
+    rng = np.random.default_rng(0)
+    X, other = rng.normal(size=(8, 3)), rng.normal(size=(8, 3))
+    grad_out = rng.normal(size=(8, 2))
+
+    def gradient(interleave):
+        net = _network([clone(layer) for layer in layers])
+        net.forward(X, training=True)
+        if interleave:
+            net.predict(other)
+        net.backward(grad_out.copy())
+        return net.grad.copy()
+
+    np.testing.assert_array_equal(gradient(True), gradient(False))
+
+
+def test_inference_between_forward_and_backward_keeps_the_dropout_mask():
+    from sknnlite import Dropout
+
+    net = _network([Dense(6), Dropout(0.5), Dense()])
+    rng = np.random.default_rng(0)
+    X, other = rng.normal(size=(8, 3)), rng.normal(size=(8, 3))
+    grad_out = rng.normal(size=(8, 2))
+    state = net.layers[1].rng_.bit_generator.state
+    net.forward(X, training=True)
+    net.backward(grad_out.copy())
+    expected = net.grad.copy()
+    net.layers[1].rng_.bit_generator.state = state
+    net.forward(X, training=True)
+    net.predict(other)
+    net.backward(grad_out.copy())
+    np.testing.assert_array_equal(net.grad, expected)

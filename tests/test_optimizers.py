@@ -181,3 +181,43 @@ def test_optimizer_templates_pickle_before_and_after_initialize(optimizer):
     fitted.step(params, np.array([0.5, -1.0, 2.0]), 0.1)
     restored.step(restored_params, np.array([0.5, -1.0, 2.0]), 0.1)
     np.testing.assert_array_equal(params, restored_params)
+
+
+def test_optimizer_errors_say_what_to_do_in_full():
+    with pytest.raises(TypeError) as info:
+        LBFGS().step(np.zeros(2), np.zeros(2), 0.1)
+    assert str(info.value) == "LBFGS works on the whole data set; use minimize()."
+    with pytest.raises(ValueError) as info:
+        get_optimizer("rmsprop")
+    assert str(info.value) == (
+        "optimizer='rmsprop' is not a known optimizer. Use one of ['adam', 'lbfgs', "
+        "'sgd'] or an Optimizer instance such as Adam(beta_1=0.8)."
+    )
+
+
+def test_sgd_counts_its_steps_and_adaptive_stops_below_1e_6():
+    optimizer = SGD()
+    params = np.ones(3)
+    optimizer.initialize(params)
+    for _ in range(3):
+        optimizer.step(params, np.ones(3), 0.1)
+    assert optimizer.n_steps_ == 3
+    adaptive = SGD(schedule="adaptive")
+    assert adaptive.reduce_on_plateau(5.5e-6) == pytest.approx(1.1e-6)
+    assert adaptive.reduce_on_plateau(4.9e-6) is None
+
+
+@pytest.mark.parametrize(
+    "optimizer, settings",
+    [
+        (
+            SGD(),
+            {"momentum": 0.9, "nesterov": True, "schedule": "constant", "power_t": 0.5},
+        ),
+        (Adam(), {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8}),
+        (LBFGS(), {"max_fun": 15000, "max_corrections": 10}),
+    ],
+    ids=repr,
+)
+def test_documented_defaults_are_mlp_defaults(optimizer, settings):
+    assert optimizer.get_params() == settings

@@ -2,6 +2,8 @@
 
 import pathlib
 import re
+import sys
+import types
 
 import pytest
 
@@ -20,8 +22,11 @@ def test_every_python_block_of_the_readme_is_found_and_only_one_skipped():
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_readme_python_blocks_run_in_order():
-    namespace = {"__name__": "readme"}
+def test_readme_python_blocks_run_in_order(monkeypatch):
+    # A module of its own, so that the classes the README defines can be pickled.
+    module = types.ModuleType("readme")
+    monkeypatch.setitem(sys.modules, "readme", module)
+    namespace = module.__dict__
     for block in BLOCKS:
         if _is_signature_listing(block):
             continue  # the signature listing, not an example

@@ -10,6 +10,7 @@ from sklearn.datasets import make_friedman1
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from sknnlite import Dense, NNRegressor, ReLU, Tanh
+from sknnlite._reporting import best_epoch_line, find_best_epoch
 
 ROW = re.compile(r"^\s+(\d+)\s+(-?\d+\.\d+)\s")
 
@@ -25,6 +26,19 @@ def _fit(X, y, **params):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return NNRegressor(**settings).fit(X, y)
+
+
+def _diverging_in_first_epoch(**params):
+    """A new model whose first epoch diverges: its fit raises, recording no epoch."""
+    return NNRegressor(
+        [Dense(8), ReLU(), Dense()],
+        optimizer="sgd",
+        learning_rate=1e4,
+        batch_size=8,
+        max_iter=5,
+        random_state=0,
+        **params,
+    )
 
 
 def _rows(text):
@@ -143,3 +157,45 @@ def test_summary_prints_a_table_with_the_total(data):
 def test_summary_needs_a_fitted_model():
     with pytest.raises(NotFittedError):
         NNRegressor().summary()
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(
+    "loss_curve, validation_scores, expected",
+    [
+        ([3.0, 1.0, 2.0], None, (2, "train loss", 1.0)),
+        ([1.0, NAN, 0.5], None, (3, "train loss", 0.5)),  # NaN is not the lowest
+        ([NAN, 2.0, -INF, 3.0], None, (2, "train loss", 2.0)),  # nor is -inf
+        ([2.0, 1.0, 1.0], None, (2, "train loss", 1.0)),  # ties: the earliest
+        ([3.0, 2.0, 1.0], [0.1, NAN, 0.3], (3, "valid score", 0.3)),
+        ([3.0, 2.0, 1.0], [0.1, INF, 0.05], (1, "valid score", 0.1)),
+        ([3.0, 2.0], [], (2, "train loss", 2.0)),  # no score yet: the loss decides
+        ([NAN, NAN], None, (None, "train loss", None)),
+        ([INF, -INF], None, (None, "train loss", None)),
+        ([], None, (None, "train loss", None)),
+        # The scores decide when there are any, even if none is finite.
+        ([1.0, 0.5], [NAN, NAN], (None, "valid score", None)),
+    ],
+)
+def test_find_best_epoch_never_picks_nan_or_inf(
+    loss_curve, validation_scores, expected
+):
+    assert tuple(find_best_epoch(loss_curve, validation_scores)) == expected
+
+
+def test_best_epoch_line_says_when_there_is_no_best():
+    assert best_epoch_line([1.0, NAN, 0.5]) == "best epoch: 3 (train loss 0.500000)"
+    assert best_epoch_line([1.0], [0.25]) == "best epoch: 1 (valid score 0.250000)"
+    assert best_epoch_line([NAN, INF]) == "best epoch: none (no finite train loss)"
+    assert best_epoch_line([1.0], [NAN]) == "best epoch: none (no finite valid score)"
+    assert best_epoch_line([]) is None  # no epoch: no closing line
+
+
+def test_verbose_fit_that_cannot_finish_an_epoch_prints_only_the_header(data, capsys):
+    with pytest.raises(ValueError, match="before finishing one epoch"):
+        _diverging_in_first_epoch(verbose=True).fit(*data)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["epoch", "train", "loss", "best", "sec"]
+    assert len(lines) == 2  # the header and its rule: no row, no closing line
