@@ -510,6 +510,22 @@ def table(results, datasets, budgets, columns, show_iters=False):
     return lines, diffs
 
 
+def compact_table(results, datasets, budgets, column):
+    """One row per dataset: ``column``'s score / the fair peer's, per budget."""
+    names = {"default": "defaults"}
+    header = ["dataset", "data", *(names.get(b, f"{b} epochs") for b in budgets)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name in datasets:
+        dataset = DATASETS[name]
+        cells = [name, dataset.note]
+        for budget in budgets:
+            ours = mean_score(results, (name, budget, column.label))
+            fair = mean_score(results, (name, budget, fair_label(dataset.task)))
+            cells.append(f"{ours:.3f} / {fair:.3f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def summary(diffs, threshold=-0.005, shown=10):
     """Worst and mean difference per sknnlite column, and the rows behind.
 
@@ -573,6 +589,11 @@ def parse_args(argv):
         "--iters", action="store_true", help="show the mean epochs run per cell"
     )
     parser.add_argument("--quiet", action="store_true", help="no line per fit")
+    parser.add_argument(
+        "--compact",
+        action="store_true",
+        help="one row per dataset: first column's score / fair peer's, per budget",
+    )
     return parser.parse_args(argv)
 
 
@@ -603,6 +624,8 @@ def main(argv=None):
         f"{time.perf_counter() - start:.0f} s\n"
     )
     lines, diffs = table(results, datasets, budgets, columns, args.iters)
+    if args.compact:
+        lines = compact_table(results, datasets, budgets, columns[0])
     print("\n".join(lines))
     print()
     print("\n".join(summary(diffs)))
