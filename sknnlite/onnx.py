@@ -562,7 +562,7 @@ def _network_output(graph, model, operator):
 
 def _target_shift_and_scale(model):
     """The regressor's de-standardisation: ``y = link(output) * scale + shift``."""
-    return model.target_mean_, model.target_scale_
+    return model.target_center_, model.target_scale_
 
 
 def _inverse_link(graph, loss, raw):

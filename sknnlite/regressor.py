@@ -4,7 +4,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.base import RegressorMixin, clone
 from sklearn.metrics import r2_score
-from sklearn.utils import assert_all_finite
+from sklearn.utils import assert_all_finite, deprecated
 from sklearn.utils._param_validation import StrOptions
 
 from ._base import START_OVER, BaseNN
@@ -27,9 +27,12 @@ class NNRegressor(RegressorMixin, BaseNN):
             default="squared_error"
         What training minimises: a name, or a :class:`~sknnlite.losses.Loss`
         object (``Huber(delta=0.5)`` or one you wrote), whose settings are
-        tunable as ``loss__<name>``. The loss decides whether the target is
-        standardised (``"poisson"``: no, and it needs ``y >= 0``; its
-        predictions are ``exp`` of the network output).
+        tunable as ``loss__<name>``. The loss decides how the target is
+        scaled for training (:meth:`~sknnlite.losses.Loss.target_scaling`):
+        by mean and standard deviation for ``"squared_error"``, by median
+        and interquartile range for the robust ``"absolute_error"`` and
+        ``"huber"``, not at all for ``"poisson"`` (which needs ``y >= 0``;
+        its predictions are ``exp`` of the network output).
     optimizer : {"adam", "sgd"} or Optimizer, default="adam"
         Optimizer name or object (``Adam(beta_1=0.8)``, ``SGD(momentum=0.5)``);
         its settings are tunable as ``optimizer__<name>``.
@@ -95,6 +98,13 @@ class NNRegressor(RegressorMixin, BaseNN):
         Column names, when ``X`` was a DataFrame with string column names.
     n_outputs_ : int
         Number of targets.
+    target_center_ : ndarray of shape (n_outputs_,)
+        Center subtracted from each target before training: its mean for
+        ``"squared_error"``, its median for ``"absolute_error"`` and
+        ``"huber"``, 0 for ``"poisson"``.
+    target_scale_ : ndarray of shape (n_outputs_,)
+        Scale the centered targets are divided by: the standard deviation,
+        the interquartile range / 1.349, or 1, following the loss.
 
     Examples
     --------
@@ -172,18 +182,18 @@ class NNRegressor(RegressorMixin, BaseNN):
         return X, y, sample_weight
 
     def _encode_targets(self, y, sample_weight, reset, classes=None):
-        """Return ``y`` as a 2-D float array, standardised if the loss allows."""
+        """Return ``y`` as a 2-D float array, scaled as the loss asks."""
         y = _numeric_targets(y)
         targets = y.reshape(y.shape[0], -1)
         if reset:
             self._y_ndim = y.ndim
             self.n_outputs_ = targets.shape[1]
             self.loss_function_ = _make_loss(self.loss)
-            self.target_mean_, self.target_scale_ = _target_scaling(
+            self.target_center_, self.target_scale_ = _target_scaling(
                 self.loss_function_, targets, sample_weight
             )
         self.loss_function_.check_target(targets)
-        return (targets - self.target_mean_) / self.target_scale_
+        return (targets - self.target_center_) / self.target_scale_
 
     def predict(self, X):
         """Predict targets for ``X``.
@@ -202,14 +212,15 @@ class NNRegressor(RegressorMixin, BaseNN):
         output = self._forward(X)
         output = self.loss_function_.inverse_link(output)
         output *= self.target_scale_.astype(output.dtype)
-        output += self.target_mean_.astype(output.dtype)
+        output += self.target_center_.astype(output.dtype)
         return output.ravel() if self._y_ndim == 1 else output
 
     def score(self, X, y, sample_weight=None):
         """Return the coefficient of determination R² of the predictions.
 
-        Computed in units of the training target's standard deviation, which
-        leaves R² unchanged but cannot overflow for huge targets (1e200).
+        Computed in units of the training target's scale
+        (``target_scale_``), which leaves R² unchanged but cannot overflow
+        for huge targets (1e200).
 
         Parameters
         ----------
@@ -235,10 +246,24 @@ class NNRegressor(RegressorMixin, BaseNN):
         prediction = self.loss_function_.inverse_link(output)
         return r2_score(targets, prediction, sample_weight=sample_weight)
 
+    @deprecated(
+        "target_mean_ was renamed target_center_ in sknnlite 0.2 (it holds a "
+        "median for robust losses) and will be removed in 0.3."
+    )
+    @property
+    def target_mean_(self):
+        """Deprecated alias of ``target_center_``."""
+        return self.target_center_
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+    def __setstate__(self, state):
+        if "target_mean_" in state:  # pickled by sknnlite 0.1
+            state["target_center_"] = state.pop("target_mean_")
+        super().__setstate__(state)
 
 
 def _numeric_targets(y):
@@ -273,23 +298,6 @@ def _check_target_range(y, dtype):
         )
 
 
-def _weighted_mean_std(targets, sample_weight):
-    """Per-column weighted mean and standard deviation (1 where constant).
-
-    Computed on targets divided by their largest magnitude, so that values
-    near the float64 limit (1e200) do not overflow when squared.
-    """
-    targets = targets.astype(np.float64, copy=False)
-    magnitude = np.max(np.abs(targets), axis=0)
-    magnitude[~(magnitude > 0)] = 1.0
-    unit = targets / magnitude
-    mean = np.average(unit, axis=0, weights=sample_weight)
-    variance = np.average((unit - mean) ** 2, axis=0, weights=sample_weight)
-    scale = np.sqrt(variance) * magnitude
-    scale[~(np.sqrt(variance) > 1e-12)] = 1.0  # constant column
-    return mean * magnitude, scale
-
-
 def _make_loss(loss):
     """A validated copy of the ``loss`` parameter as a Loss object."""
     loss_function = clone(get_loss(loss))
@@ -298,8 +306,18 @@ def _make_loss(loss):
 
 
 def _target_scaling(loss_function, targets, sample_weight):
-    """Mean and scale to standardise by, or (0, 1) when the loss forbids it."""
-    if loss_function.standardize_target:
-        return _weighted_mean_std(targets, sample_weight)
+    """The loss's center and scale, checked: shape ``(n_outputs,)``, scale > 0."""
+    scaling = loss_function.target_scaling(targets, sample_weight)
+    center, scale = (np.asarray(value, dtype=np.float64) for value in scaling)
     n_outputs = targets.shape[1]
-    return np.zeros(n_outputs), np.ones(n_outputs)
+    if not (
+        center.shape == scale.shape == (n_outputs,)
+        and np.all(np.isfinite(center))
+        and np.all(np.isfinite(scale) & (scale > 0))
+    ):
+        raise ValueError(
+            f"{type(loss_function).__name__}.target_scaling must return a finite "
+            f"center and a positive, finite scale of shape ({n_outputs},), one "
+            f"per target; got {center!r} and {scale!r}."
+        )
+    return center, scale

@@ -144,8 +144,8 @@ def fit_chunks(
     mean training loss) per chunk, and ``t_`` grows by
     ``n_epochs * n_samples``, the rows actually seen.
 
-    :class:`~sknnlite.NNRegressor` standardises the target with the mean and
-    standard deviation of the first chunk it is trained on. That is a random
+    :class:`~sknnlite.NNRegressor` scales the target with statistics of the
+    first chunk it is trained on (the loss's ``target_scaling``). That is a random
     chunk here, which represents the data well when the rows are stored in
     random order; shuffle the file once when it is sorted (by time, target
     or class), as chunk-order shuffling alone cannot mix rows across chunks.

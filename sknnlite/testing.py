@@ -333,8 +333,8 @@ def check_estimator_gradients(
     """Check every parameter gradient of an estimator's network on ``(X, y)``.
 
     The objective is the one training minimises on a single batch holding
-    all of ``X``: the estimator's loss on its encoded targets (standardised
-    where the loss allows) plus its L2 penalty ``alpha``. The estimator is
+    all of ``X``: the estimator's loss on its encoded targets (scaled as the
+    loss's ``target_scaling`` asks) plus its L2 penalty ``alpha``. The estimator is
     never changed: a fitted one is copied and checked at its fitted
     parameters; an unfitted one is cloned, built (not trained) on ``X`` and
     ``y`` and checked at random parameter values of magnitude 0.5 to 1.5

@@ -45,7 +45,7 @@ def _fit(X, y, **params):
 
 
 def test_from_estimator_with_early_stopping(data):
-    model = _fit(*data, early_stopping=True, n_iter_no_change=5)
+    model = _fit(*data, early_stopping=True, n_iter_no_change=5, max_iter=150)
     display = LossCurveDisplay.from_estimator(model)
     assert isinstance(display.figure_, matplotlib.figure.Figure)
     assert display.ax_.figure is display.figure_

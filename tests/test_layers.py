@@ -5,6 +5,7 @@ import pickle
 
 import numpy as np
 import pytest
+from scipy import stats
 from sklearn.base import clone
 
 from sknnlite import (
@@ -153,6 +154,7 @@ def test_layers_are_scikit_learn_parameter_holders():
     assert layer.get_params() == {
         "units": 16,
         "init": "glorot_normal",
+        "bias_init": "auto",
         "use_bias": True,
     }
     copy = clone(layer)
@@ -297,7 +299,10 @@ def test_dense_without_units_explains_where_it_is_allowed():
 @pytest.mark.parametrize(
     "layer, settings",
     [
-        (Dense(), {"units": None, "init": "auto", "use_bias": True}),
+        (
+            Dense(),
+            {"units": None, "init": "auto", "bias_init": "auto", "use_bias": True},
+        ),
         (LeakyReLU(), {"negative_slope": 0.01}),
         (ELU(), {"alpha": 1.0}),
         (Dropout(), {"rate": 0.5}),
@@ -363,3 +368,35 @@ def test_batchnorm_maps_a_constant_feature_to_its_shift():
     out = layer.forward(x, training=True)
     np.testing.assert_array_equal(out[:, 0], 0.5)
     assert np.all(np.isfinite(out))
+
+
+def _built_bias(layer, n_inputs, seed=0):
+    build_layer(layer, n_inputs, np.random.default_rng(seed), np.float64)
+    return layer.params["b"]
+
+
+@pytest.mark.parametrize(
+    "init, distribution, args",
+    [
+        # A bias of 2000 units drawn like one more row of W: 30 inputs, 2000 outputs.
+        ("glorot_uniform", "uniform", (-math.sqrt(6 / 2030), 2 * math.sqrt(6 / 2030))),
+        ("he_uniform", "uniform", (-math.sqrt(6 / 30), 2 * math.sqrt(6 / 30))),
+        ("he_normal", "norm", (0, math.sqrt(2 / 30))),
+        ("lecun_normal", "norm", (0, math.sqrt(1 / 30))),
+    ],
+)
+def test_default_bias_is_drawn_like_the_weights(init, distribution, args):
+    bias = _built_bias(Dense(2000, init=init), n_inputs=30)
+    assert stats.kstest(bias, distribution, args=args).pvalue > 0.01
+    # The same law with a tenth of the spread is rejected: the test has power.
+    wrong = (args[0] / 10, args[1] / 10)
+    assert stats.kstest(bias, distribution, args=wrong).pvalue < 1e-6
+
+
+def test_bias_init_can_be_zeros_or_another_initialiser():
+    assert np.all(_built_bias(Dense(50, bias_init="zeros"), n_inputs=4) == 0)
+    bias = _built_bias(Dense(2000, init="glorot_uniform", bias_init="he_uniform"), 8)
+    bound = math.sqrt(6 / 8)
+    assert stats.kstest(bias, "uniform", args=(-bound, 2 * bound)).pvalue > 0.01
+    with pytest.raises(ValueError, match="bias_init"):
+        Dense(3, bias_init="ones").validate_params()

@@ -12,7 +12,14 @@ from sknnlite import (
     SoftmaxCrossEntropy,
     SquaredError,
 )
-from sknnlite.losses import LOSSES, get_loss
+from sknnlite.losses import (
+    LOSSES,
+    _weighted_quantiles,
+    _weighted_quantiles_numpy1,
+    get_loss,
+    mean_std,
+    median_iqr,
+)
 from sknnlite.testing import check_loss_gradient
 
 RNG = np.random.default_rng(0)
@@ -95,7 +102,64 @@ def test_poisson_refuses_negative_targets_and_predicts_through_exp():
     with pytest.raises(ValueError, match="non-negative targets"):
         Poisson().check_target(np.array([[1.0], [-2.0]]))
     np.testing.assert_allclose(Poisson().inverse_link(np.array([0.0, 1.0])), [1, np.e])
-    assert not Poisson().standardize_target and Huber().standardize_target
+
+
+def test_each_loss_scales_the_target_with_statistics_that_fit_it():
+    y = np.c_[RNG.normal(3.0, 2.0, size=400), RNG.normal(-1.0, 0.5, size=400)]
+    y[0] = 1e6  # one outlier: moves the mean and std, not the median and IQR
+    np.testing.assert_allclose(SquaredError().target_scaling(y), mean_std(y))
+    for robust in (AbsoluteError(), Huber()):
+        np.testing.assert_allclose(robust.target_scaling(y), median_iqr(y))
+    np.testing.assert_array_equal(Poisson().target_scaling(y), [[0, 0], [1, 1]])
+    center, scale = median_iqr(y)
+    np.testing.assert_allclose(center, [3.0, -1.0], atol=0.25)
+    np.testing.assert_allclose(scale, [2.0, 0.5], rtol=0.15)
+    assert mean_std(y)[1][0] > 1e4
+
+
+def test_median_iqr_is_the_standard_deviation_of_normal_data():
+    y = np.random.default_rng(1).normal(5.0, 3.0, size=(200_000, 1))
+    center, scale = median_iqr(y)
+    assert center[0] == pytest.approx(5.0, abs=0.03)
+    assert scale[0] == pytest.approx(3.0, rel=0.01)
+
+
+def test_weighted_scaling_equals_repeated_rows():
+    repeats = WEIGHTS.astype(int)
+    repeated = np.repeat(Y, repeats, axis=0)
+    for statistics in (mean_std, median_iqr):
+        np.testing.assert_allclose(statistics(Y, WEIGHTS), statistics(repeated))
+
+
+def test_weighted_quantiles_agree_with_scikit_learns_for_numpy_1():
+    y = RNG.normal(size=(51, 3))
+    weights = RNG.uniform(0, 3, size=51)
+    quantiles = [0.25, 0.5, 0.75]
+    np.testing.assert_allclose(
+        _weighted_quantiles_numpy1(y, quantiles, weights),
+        _weighted_quantiles(y, quantiles, weights),
+    )
+
+
+def test_median_iqr_falls_back_when_most_values_are_equal():
+    # Zero-inflated column (IQR 0), and a constant one.
+    y = np.c_[np.r_[np.zeros(80), np.full(20, 10.0)], np.full(100, 7.0)]
+    center, scale = median_iqr(y)
+    np.testing.assert_array_equal(center, [0.0, 7.0])
+    mean_absolute_deviation = 2.0
+    np.testing.assert_allclose(
+        scale, [mean_absolute_deviation * np.sqrt(np.pi / 2), 1.0]
+    )
+
+
+def test_a_loss_with_the_old_standardize_target_switch_still_works_but_warns():
+    class RawTarget(SquaredError):
+        standardize_target = False
+
+    with pytest.warns(FutureWarning, match="override target_scaling"):
+        center, scale = RawTarget().target_scaling(Y)
+    np.testing.assert_array_equal(center, np.zeros(3))
+    np.testing.assert_array_equal(scale, np.ones(3))
 
 
 @pytest.mark.parametrize(

@@ -8,12 +8,17 @@ import pytest
 from sklearn.base import clone
 
 from sknnlite import (
+    ELU,
+    GELU,
+    SELU,
     BatchNorm,
     Dense,
     LeakyReLU,
+    Mish,
     Network,
     ReLU,
     Sigmoid,
+    SiLU,
     SquaredError,
     Tanh,
 )
@@ -46,10 +51,22 @@ def test_last_dense_without_units_takes_number_of_targets():
 
 
 def test_auto_init_resolves_by_following_activation():
-    net = _network([Dense(4), ReLU(), Dense(4), Tanh(), Dense()])
-    assert [net.layers[i].init for i in (0, 2, 4)] == [
-        "he_uniform",
+    # As documented in Dense: Glorot before ReLU-like layers, Tanh and the
+    # output (measured, issue 15); He before smooth ones; LeCun before SELU.
+    stack = [ReLU(), LeakyReLU(), Tanh(), Sigmoid(), GELU(), SiLU(), ELU(), Mish()]
+    stack += [SELU()]
+    layers = [layer for activation in stack for layer in (Dense(4), activation)]
+    net = _network([*layers, Dense()])
+    assert [layer.init for layer in net.layers if isinstance(layer, Dense)] == [
         "glorot_uniform",
+        "glorot_uniform",
+        "glorot_uniform",
+        "glorot_uniform",
+        "he_uniform",
+        "he_uniform",
+        "he_uniform",
+        "he_uniform",
+        "lecun_normal",
         "glorot_uniform",
     ]
 

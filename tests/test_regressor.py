@@ -135,7 +135,12 @@ def test_warm_start_continues_from_previous_weights(friedman):
 def test_optimizers_train(friedman, optimizer):
     X, y = friedman
     with pytest.warns(ConvergenceWarning, match="max_iter=150"):
-        model = _small(optimizer=optimizer, max_iter=150, learning_rate=0.03)
+        model = _small(
+            optimizer=optimizer,
+            max_iter=150,
+            learning_rate=0.03,
+            n_iter_no_change=np.inf,
+        )
         model.fit(X, y)
     assert model.score(X, y) > 0.7
 

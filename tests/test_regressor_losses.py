@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.datasets import make_regression
+from sklearn.datasets import make_friedman1, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import mean_poisson_deviance, r2_score
 from sklearn.model_selection import GridSearchCV, cross_val_score
@@ -19,8 +19,10 @@ from sknnlite import (
     Loss,
     NNRegressor,
     ReLU,
+    SquaredError,
     Tanh,
 )
+from sknnlite.exceptions import SknnliteVersionWarning
 from sknnlite.testing import check_estimator_gradients, check_layer_gradients
 
 
@@ -58,6 +60,84 @@ def test_huber_beats_squared_error_with_outliers_in_y():
     assert scores["huber"] > scores["squared_error"] + 0.3
 
 
+@pytest.mark.parametrize("loss", ["absolute_error", "huber"])
+def test_one_huge_outlier_does_not_spoil_a_robust_loss(loss):
+    # Issue 15: scaled by mean and std, the outlier made the rest of y a
+    # constant in training units (R² -1.46e4 on the inliers).
+    X, y = make_friedman1(n_samples=500, random_state=0)
+    y_outlier = y.copy()
+    y_outlier[0] = 1e6
+    model = NNRegressor(
+        loss=loss, learning_rate=0.01, max_iter=200, random_state=0
+    ).fit(X, y_outlier)
+    assert model.score(X[1:], y[1:]) >= 0.9
+    median = np.quantile(y_outlier, 0.5, method="inverted_cdf")
+    np.testing.assert_allclose(model.target_center_, [median])
+
+
+def test_robust_target_scaling_uses_weighted_median_and_iqr():
+    X, y = make_regression(n_samples=200, n_features=3, noise=5.0, random_state=0)
+    weights = np.r_[np.zeros(100), np.full(100, 2.0)]
+    model = NNRegressor([Dense(4), ReLU(), Dense()], loss="absolute_error", max_iter=1)
+    model.fit(X, y, sample_weight=weights)
+    q1, median, q3 = np.quantile(y[100:], [0.25, 0.5, 0.75], method="inverted_cdf")
+    np.testing.assert_allclose(model.target_center_, [median])
+    np.testing.assert_allclose(model.target_scale_, [(q3 - q1) / 1.3489795003921634])
+
+
+class ScaledByTen(Loss):
+    """Squared error on ``(y - 1) / 10``, whatever the data."""
+
+    def target_scaling(self, y, sample_weight=None):
+        return np.ones(y.shape[1]), np.full(y.shape[1], 10.0)
+
+    def value_and_gradient(self, y, y_pred, sample_weight=None):
+        return SquaredError().value_and_gradient(y, y_pred, sample_weight)
+
+
+def test_a_user_loss_decides_the_target_scaling():
+    X, y = make_regression(n_samples=50, n_features=3, random_state=0)
+    model = NNRegressor([Dense(4), ReLU(), Dense()], loss=ScaledByTen(), max_iter=2)
+    model.fit(X, np.c_[y, 2 * y])
+    np.testing.assert_array_equal(model.target_center_, [1.0, 1.0])
+    np.testing.assert_array_equal(model.target_scale_, [10.0, 10.0])
+    raw = model.network_.predict(X)
+    np.testing.assert_allclose(model.predict(X), raw * 10.0 + 1.0)
+
+
+@pytest.mark.parametrize(
+    "scaling", [([0.0], [0.0]), ([0.0], [np.inf]), ([0.0, 0.0], [1.0, 1.0])]
+)
+def test_invalid_target_scaling_of_a_user_loss_is_refused(scaling):
+    class Broken(ScaledByTen):
+        def target_scaling(self, y, sample_weight=None):
+            return scaling
+
+    X, y = make_regression(n_samples=20, n_features=3, random_state=0)
+    with pytest.raises(ValueError, match=r"Broken.target_scaling must return"):
+        NNRegressor([Dense(2), ReLU(), Dense()], loss=Broken(), max_iter=1).fit(X, y)
+
+
+def test_target_mean_is_a_deprecated_alias_of_target_center():
+    X, y = make_regression(n_samples=30, n_features=3, random_state=0)
+    model = NNRegressor([Dense(2), ReLU(), Dense()], max_iter=1).fit(X, y)
+    with pytest.warns(FutureWarning, match="renamed target_center_"):
+        np.testing.assert_array_equal(model.target_mean_, model.target_center_)
+    assert not hasattr(NNRegressor(), "target_center_")
+
+
+def test_a_model_pickled_with_target_mean_still_predicts():
+    X, y = make_regression(n_samples=30, n_features=3, random_state=0)
+    model = NNRegressor([Dense(2), ReLU(), Dense()], max_iter=1).fit(X, y)
+    state = dict(model.__getstate__())  # a copy: it is the live __dict__
+    state["target_mean_"] = state.pop("target_center_")  # as sknnlite 0.1 did
+    old = NNRegressor.__new__(NNRegressor)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SknnliteVersionWarning)
+        old.__setstate__({**state, "_sknnlite_version": "0.1.0"})
+    np.testing.assert_array_equal(old.predict(X), model.predict(X))
+
+
 def test_poisson_beats_squared_error_in_poisson_deviance():
     X, y = _counts()
     train, test = slice(0, 1000), slice(1000, None)
@@ -80,7 +160,7 @@ def test_poisson_skips_target_scaling_and_predicts_positive_means():
     X, y = _counts(n_samples=200)
     model = NNRegressor([Dense(8), Tanh(), Dense()], loss="poisson", max_iter=5)
     model.fit(X, y)
-    np.testing.assert_array_equal(model.target_mean_, [0.0])
+    np.testing.assert_array_equal(model.target_center_, [0.0])
     np.testing.assert_array_equal(model.target_scale_, [1.0])
     assert np.all(model.predict(X) > 0)
 

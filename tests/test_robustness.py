@@ -108,7 +108,7 @@ def test_weighted_target_standardisation(data):
     X, y = data
     weights = np.r_[np.zeros(200), np.ones(200)]
     model = _fit_quietly(_model(max_iter=1), X, y, sample_weight=weights)
-    assert model.target_mean_[0] == pytest.approx(y[200:].mean())
+    assert model.target_center_[0] == pytest.approx(y[200:].mean())
     assert model.target_scale_[0] == pytest.approx(y[200:].std())
 
 
