@@ -17,7 +17,12 @@ import numpy as np
 from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.utils import check_random_state
 from sklearn.utils._available_if import available_if
-from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    Options,
+    StrOptions,
+)
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
@@ -133,6 +138,7 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
     # ----------------------------------------------------------- parameters
     def _validate_params(self):
         """scikit-learn's parameter validation, also refusing bools as numbers."""
+        _refuse_mlp_schedule(self.learning_rate, type(self).__name__)
         refuse_bool_numbers(
             self._parameter_constraints,
             self.get_params(deep=False),
@@ -528,6 +534,27 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
                 stacklevel=2,
             )
         super().__setstate__(state)
+
+
+#: MLPRegressor's ``learning_rate`` values: schedules, which are SGD's here.
+MLP_SCHEDULES = ("constant", "invscaling", "adaptive")
+
+
+def _refuse_mlp_schedule(learning_rate, estimator_name):
+    """Point MLP's ``learning_rate="adaptive"`` (a schedule) to ``SGD(schedule=...)``.
+
+    In ``MLPRegressor`` ``learning_rate`` names the schedule of its SGD solver
+    and ``learning_rate_init`` is the step size; here ``learning_rate`` is the
+    step size and the schedule belongs to the optimizer object.
+    """
+    if isinstance(learning_rate, str) and learning_rate in MLP_SCHEDULES:
+        raise InvalidParameterError(
+            f"The 'learning_rate' parameter of {estimator_name} is the step size, a "
+            f"float (MLPRegressor's learning_rate_init). Got {learning_rate!r}, "
+            "which is MLPRegressor's name of a learning-rate schedule; in sknnlite "
+            f"the schedule belongs to the optimizer: optimizer=SGD(schedule="
+            f"{learning_rate!r}), learning_rate=0.001."
+        )
 
 
 def _plain_targets(y):

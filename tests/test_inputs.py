@@ -648,3 +648,16 @@ def test_meta_estimators_with_early_stopping_members(friedman, blobs, make):
     for member in ensemble.estimators_:
         assert np.all(np.isfinite(member.validation_scores_))
     assert np.all(np.isfinite(ensemble.predict(X)))
+
+
+@pytest.mark.parametrize("estimator", [NNRegressor, NNClassifier])
+@pytest.mark.parametrize("schedule", ["constant", "invscaling", "adaptive"])
+def test_mlp_learning_rate_schedule_names_point_to_sgd_schedule(estimator, schedule):
+    # MLP's learning_rate="adaptive" is a schedule; here learning_rate is the
+    # step size. The plain constraint message gave no pointer to SGD(schedule=).
+    X, y = np.ones((6, 2)), np.array([0, 1] * 3)
+    with pytest.raises(InvalidParameterError) as info:
+        estimator(learning_rate=schedule).fit(X, y)
+    message = str(info.value)
+    assert f"optimizer=SGD(schedule='{schedule}')" in message
+    assert "learning_rate_init" in message
