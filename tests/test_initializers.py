@@ -88,7 +88,7 @@ def _initial_model(layers, n_features=FAN_IN):
     "activation, init, law",
     [
         (SELU(), "lecun_normal", stats.norm(0, np.sqrt(1 / FAN_IN))),
-        (ReLU(), "he_uniform", EXPECTED["he_uniform"]),
+        (ReLU(), "glorot_uniform", EXPECTED["glorot_uniform"]),  # as MLP
         (Tanh(), "glorot_uniform", EXPECTED["glorot_uniform"]),
     ],
     ids=["selu", "relu", "tanh"],
@@ -99,6 +99,13 @@ def test_auto_init_follows_the_next_activation_in_a_network(activation, init, la
     weights = model.coefs_[0]
     assert weights.shape == (FAN_IN, FAN_OUT)
     assert stats.kstest(weights.ravel(), law.cdf).pvalue > 0.01
+    # bias_init="auto": biases drawn like one more row of the weights (as MLP).
+    assert stats.kstest(model.intercepts_[0], law.cdf).pvalue > 0.01
+    assert np.unique(model.intercepts_[0]).size == FAN_OUT
+
+
+def test_zero_biases_on_request():
+    model = _initial_model([Dense(FAN_OUT, bias_init="zeros"), ReLU(), Dense()])
     np.testing.assert_allclose(model.intercepts_[0], 0.0, atol=1e-290)  # zeros
 
 
