@@ -285,7 +285,7 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
     def _fit(self, X, y, sample_weight, *, incremental, new_model, classes=None):
         """Validate, build if new, run the training loop once, commit its history."""
         with _restore_on_error(self):
-            data = self._prepare(X, y, sample_weight, new_model, classes)
+            data = self._prepare(X, y, sample_weight, new_model, classes, incremental)
             tasks = FitTasks(
                 self, 1 if incremental else self.max_iter, X, y, sample_weight
             )
@@ -307,12 +307,14 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
             warnings.warn(message, category, stacklevel=4)
         return self
 
-    def _prepare(self, X, y, sample_weight, reset, classes=None):
+    def _prepare(self, X, y, sample_weight, reset, classes=None, incremental=False):
         """Validate the data, encode the targets and, on ``reset``, initialise."""
         X, y, sample_weight = self._validate_training_data(
             X, y, sample_weight, reset=reset
         )
-        targets = self._encode_targets(y, sample_weight, reset=reset, classes=classes)
+        targets = self._encode_targets(
+            y, sample_weight, reset=reset, classes=classes, incremental=incremental
+        )
         targets = targets.astype(X.dtype, copy=False)
         sample_weight = self._weigh_samples(y, targets, sample_weight)
         if reset:
@@ -591,6 +593,17 @@ def _count_missing(y):
     if hasattr(y, "null_count"):  # polars
         return int(np.sum(np.asarray(y.null_count())))
     return 0
+
+
+def check_score_weight(sample_weight, X):
+    """``score``'s ``sample_weight``, refused as ``fit`` refuses it.
+
+    scikit-learn's metrics accept negative weights; a weighted score with
+    them is meaningless, and ``fit`` already refuses them.
+    """
+    if sample_weight is None:
+        return None
+    return _check_sample_weight(sample_weight, X, ensure_non_negative=True)
 
 
 def _check_weight_total(sample_weight):

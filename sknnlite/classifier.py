@@ -27,7 +27,12 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import column_or_1d
 
-from ._base import START_OVER, BaseNN, has_mini_batch_optimizer
+from ._base import (
+    START_OVER,
+    BaseNN,
+    check_score_weight,
+    has_mini_batch_optimizer,
+)
 from .losses import SigmoidCrossEntropy, SoftmaxCrossEntropy, log_sigmoid, log_softmax
 
 __all__ = ["NNClassifier"]
@@ -260,7 +265,7 @@ class NNClassifier(ClassifierMixin, BaseNN):
             )
         return X, y, sample_weight
 
-    def _encode_targets(self, y, sample_weight, reset, classes=None):
+    def _encode_targets(self, y, sample_weight, reset, classes=None, incremental=False):
         """Return ``y`` as 0/1 columns: one for binary, else one per class/label.
 
         On ``reset`` the classes come from ``classes`` when given (the first
@@ -443,6 +448,31 @@ class NNClassifier(ClassifierMixin, BaseNN):
         if logits.shape[1] == 1:
             return np.hstack([expit(-logits), expit(logits)])
         return np.exp(log_softmax(logits))
+
+    def score(self, X, y, sample_weight=None):
+        """Return the accuracy (subset accuracy for multilabel ``y``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            True labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights.
+
+        Returns
+        -------
+        score : float
+            The (weighted) fraction of correctly predicted samples.
+
+        Raises
+        ------
+        ValueError
+            If ``sample_weight`` has a negative value or the wrong length.
+        """
+        sample_weight = check_score_weight(sample_weight, X)
+        return super().score(X, y, sample_weight=sample_weight)
 
     def predict_log_proba(self, X):
         """Log of :meth:`predict_proba`, computed from the logits.

@@ -7,7 +7,7 @@ from sklearn.metrics import r2_score
 from sklearn.utils import assert_all_finite, deprecated
 from sklearn.utils._param_validation import StrOptions
 
-from ._base import START_OVER, BaseNN
+from ._base import START_OVER, BaseNN, check_score_weight
 from .losses import LOSSES, Loss, get_loss
 
 __all__ = ["NNRegressor"]
@@ -181,8 +181,15 @@ class NNRegressor(RegressorMixin, BaseNN):
             )
         return X, y, sample_weight
 
-    def _encode_targets(self, y, sample_weight, reset, classes=None):
-        """Return ``y`` as a 2-D float array, scaled as the loss asks."""
+    def _encode_targets(self, y, sample_weight, reset, classes=None, incremental=False):
+        """Return ``y`` as a 2-D float array, scaled as the loss asks.
+
+        The scaling is fixed by the first call. A first ``partial_fit`` chunk
+        whose target does not vary (one row, online learning) has no spread
+        to scale by: the stream's later targets will vary, and the magnitude
+        of this one is a better guess of their scale than 1, which would
+        make what is learned depend on the units of ``y``.
+        """
         y = _numeric_targets(y)
         targets = y.reshape(y.shape[0], -1)
         if reset:
@@ -192,6 +199,10 @@ class NNRegressor(RegressorMixin, BaseNN):
             self.target_center_, self.target_scale_ = _target_scaling(
                 self.loss_function_, targets, sample_weight
             )
+            if incremental:
+                _scale_flat_columns_by_magnitude(
+                    targets, self.target_center_, self.target_scale_
+                )
         self.loss_function_.check_target(targets)
         return (targets - self.target_center_) / self.target_scale_
 
@@ -229,14 +240,20 @@ class NNRegressor(RegressorMixin, BaseNN):
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             True values.
         sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
+            Non-negative sample weights.
 
         Returns
         -------
         score : float
             R² averaged uniformly over outputs.
+
+        Raises
+        ------
+        ValueError
+            If ``sample_weight`` has a negative value or the wrong length.
         """
         y_pred = self.predict(X)
+        sample_weight = check_score_weight(sample_weight, X)
         y = _numeric_targets(y).astype(np.float64, copy=False)
         scale = self.target_scale_ if y.ndim == 2 else self.target_scale_[0]
         return r2_score(y / scale, y_pred / scale, sample_weight=sample_weight)
@@ -303,6 +320,16 @@ def _make_loss(loss):
     loss_function = clone(get_loss(loss))
     loss_function.validate_params(f"loss ({type(loss_function).__name__})")
     return loss_function
+
+
+def _scale_flat_columns_by_magnitude(targets, center, scale):
+    """Where a column of ``targets`` does not vary, set its scale to ``|center|``.
+
+    Only for a center the loss chose (a loss that does not scale, such as
+    Poisson, has center 0 and keeps scale 1).
+    """
+    flat = np.all(targets == targets[:1], axis=0) & (np.abs(center) > 0)
+    scale[flat] = np.abs(center[flat])
 
 
 def _target_scaling(loss_function, targets, sample_weight):

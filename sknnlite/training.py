@@ -758,19 +758,20 @@ class TrainingLoop:
 
     def _candidates(self):
         """``(label, snapshot)`` pairs worth measuring; None is the current weights."""
-        last = "the end of the last finished epoch"
+        # Each label names weights, so that it reads as a sentence's subject.
+        last = "the weights at the end of the last finished epoch"
         if self.history.n_iter == self._first_n_iter:
             last = "the weights this call started from"
         candidates = [(last, self._epoch_start if self._in_epoch else None)]
         if self._best_epoch is not None:
             epoch = self._best_epoch
             if self._best_start is not None:
-                start = f"the start of epoch {epoch}"
+                start = f"the weights at the start of epoch {epoch}"
                 if self.settings.new_model and epoch == 1:
-                    start = "the initial weights: the model is untrained"
+                    start = "the initial weights (the model is untrained)"
                 candidates.append((start, self._best_start))
             end = None if self._best_end_is_next else self._best_end
-            candidates.append((f"the end of epoch {epoch}", end))
+            candidates.append((f"the weights at the end of epoch {epoch}", end))
         return candidates
 
     def measure(self, snapshot=None, penalty=True):
@@ -848,8 +849,8 @@ class TrainingLoop:
         if not self._rule.maximize:
             label, value, _ = self._restore_lowest()
             return (
-                f"the weights with the lowest training loss were restored ({label}, "
-                f"loss {value:.4g}) and the optimizer state was reset"
+                f"{label} had the lowest training loss ({value:.4g}) and were "
+                "restored, and the optimizer state was reset"
             )
         best = self._best_end
         if best is None or self._best_end_is_next:
@@ -910,7 +911,12 @@ class TrainingLoop:
         judged = self._restore_best()
         gap = self._gap_to_constant(train, restored=judged is not None)
         if judged == "warned":
-            return  # the unstable or no-progress warning already names the causes
+            # That warning names the causes; it must also say when the kept
+            # network is no better than a constant output.
+            if gap is not None:
+                category, message = self.warnings[-1]
+                self.warnings[-1] = (category, f"{message} {self._still_worse(*gap)}")
+            return
         if self.stop_reason == "max_iter" and not self.optimizer.full_batch:
             self._warn(ConvergenceWarning, self._max_iter_message(gap))
         elif gap is not None:
@@ -1004,12 +1010,17 @@ class TrainingLoop:
             "or raise tol."
         )
         if gap is not None:
-            text += (
-                f" The network still fits its training data worse than a constant "
-                f"output would (training loss {gap[0]:.4g}; the best constant gives "
-                f"{gap[1]:.4g}), so its predictions are not meaningful yet."
-            )
+            text += f" {self._still_worse(*gap)}"
         return text
+
+    @staticmethod
+    def _still_worse(fitted, null):
+        """The sentence added to a warning when a constant would fit better."""
+        return (
+            f"The kept network fits its training data worse than a constant "
+            f"output would (training loss {fitted:.4g}; the best constant gives "
+            f"{null:.4g}), so its predictions are not meaningful."
+        )
 
     def _unstable(self):
         """Restore the best weights if the fit ended far above them; True if so."""
@@ -1018,7 +1029,7 @@ class TrainingLoop:
             return False
         label, kept, final = self._restore_lowest()
         outcome = (
-            f"The weights from {label} measure lowest on the training data "
+            f"{label[0].upper()}{label[1:]} measure lowest on the training data "
             f"(loss {kept:.4g} against {final:.4g} at the end) and were restored."
             if kept < final
             else f"The final weights still measure lowest (loss {final:.4g}) and "

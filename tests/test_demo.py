@@ -134,11 +134,34 @@ def test_unwritable_path_fails_before_training(
     tmp_path, monkeypatch, no_training, capsys
 ):
     pytest.importorskip("matplotlib")
-    monkeypatch.setattr(
-        demo.os, "access", lambda path, mode: False
-    )  # root can write anywhere
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    # Root passes every permission check, so the refusal is simulated.
+    monkeypatch.setattr(demo.tempfile, "NamedTemporaryFile", refuse)
     line = _error_of(["--loss-curve", str(tmp_path / "x.png")], capsys)
     assert line.endswith("x.png: permission denied; choose another path")
+
+
+@pytest.mark.skipif(not pathlib.Path("/proc/self").is_dir(), reason="no /proc")
+def test_a_folder_that_refuses_new_files_fails_before_training(no_training, capsys):
+    # /proc passes os.access for root, but no file can be created there: the
+    # demo trained for a minute and then failed with a traceback.
+    pytest.importorskip("matplotlib")
+    line = _error_of(["--loss-curve", "/proc/x.png"], capsys)
+    assert line.startswith("python -m sknnlite: error: argument --loss-curve: ")
+    assert "cannot write /proc/x.png" in line
+
+
+def test_an_existing_writable_file_is_not_changed_by_the_check(
+    tmp_path, no_training, capsys
+):
+    pytest.importorskip("matplotlib")
+    target = tmp_path / "x.png"
+    target.write_bytes(b"old")
+    assert demo._folder_problem(target) is None
+    assert target.read_bytes() == b"old"
 
 
 @pytest.mark.skipif(shutil.which("xelatex") is not None, reason="LaTeX is installed")

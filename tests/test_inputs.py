@@ -665,3 +665,20 @@ def test_mlp_learning_rate_schedule_names_point_to_sgd_schedule(estimator, sched
     message = str(info.value)
     assert f"optimizer=SGD(schedule='{schedule}')" in message
     assert "learning_rate_init" in message
+
+
+@pytest.mark.parametrize("estimator", [NNRegressor, NNClassifier])
+def test_score_refuses_negative_sample_weight_as_fit_does(estimator):
+    # score accepted them (R² -2.64 for one weight of -1); fit refused them.
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = np.arange(40) % 2
+    model = estimator([Dense(4), ReLU(), Dense()], max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    weights = np.r_[-1.0, np.ones(39)]
+    with pytest.raises(ValueError, match="Negative values in data passed to"):
+        model.score(X, y, sample_weight=weights)
+    with pytest.raises(ValueError, match="sample_weight.shape"):
+        model.score(X, y, sample_weight=np.ones(5))
+    assert model.score(X, y, sample_weight=np.ones(40)) == model.score(X, y)

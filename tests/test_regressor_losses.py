@@ -286,3 +286,32 @@ def test_estimator_checker_refuses_a_float32_model():
     model = NNRegressor([Dense(3), Dense()], max_iter=1).fit(X, y)
     with pytest.raises(ValueError, match="float32"):
         check_estimator_gradients(model, X, y)
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "huber"])
+def test_online_learning_from_one_row_does_not_depend_on_the_units_of_y(loss):
+    # The first one-row partial_fit has no spread to scale by; a scale of 1
+    # made R² 0.82 / -0.17 / -0.28 for y, 1000 y and 1e6 y.
+    X, y = make_friedman1(n_samples=60, n_features=5, random_state=1)
+    scores = []
+    for k in (1.0, 1e3, 1e6):
+        model = NNRegressor(
+            [Dense(8), ReLU(), Dense()], loss=loss, learning_rate=0.01, random_state=0
+        )
+        for i in range(len(y)):
+            model.partial_fit(X[i : i + 1], y[i : i + 1] * k)
+        np.testing.assert_allclose(model.target_scale_, abs(y[0]) * k, rtol=1e-12)
+        scores.append(model.score(X, y * k))
+    np.testing.assert_allclose(scores, scores[0], rtol=1e-6)
+
+
+def test_fit_on_a_constant_target_keeps_a_unit_scale():
+    # Only a first partial_fit chunk, a sample of a stream, is scaled by its
+    # magnitude; in fit a constant target is the whole truth.
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    model = NNRegressor([Dense(4), ReLU(), Dense()], max_iter=3, random_state=0)
+    model.fit(X, np.full(20, -250.0))
+    np.testing.assert_array_equal(model.target_scale_, [1.0])
+    model = NNRegressor([Dense(4), ReLU(), Dense()], loss="poisson", random_state=0)
+    model.partial_fit(X[:1], [3.0])
+    np.testing.assert_array_equal(model.target_scale_, [1.0])

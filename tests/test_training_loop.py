@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.datasets import load_digits, make_friedman1, make_regression
+from sklearn.datasets import load_digits, load_wine, make_friedman1, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
@@ -172,7 +172,7 @@ def test_best_weights_restored_after_divergence_are_the_measured_ones(small):
     X, y = small
     model = NNRegressor(learning_rate=3.0, max_iter=30, random_state=0)
     with pytest.warns(
-        DivergenceWarning, match="initial weights: the model is untrained"
+        DivergenceWarning, match=r"initial weights \(the model is untrained\)"
     ):
         model.fit(X, y)
     untrained = _untrained(model, X, y)
@@ -394,3 +394,21 @@ def test_early_stopping_restores_the_best_scoring_epoch(friedman):
         warnings.simplefilter("ignore", ConvergenceWarning)
         replay = NNRegressor(**settings, max_iter=best).fit(X, y)
     np.testing.assert_array_equal(model.predict(X), replay.predict(X))
+
+
+def test_an_unstable_end_names_the_kept_weights_and_says_when_a_constant_fits_better():
+    # The warning read "The weights from the initial weights: the model is
+    # untrained measure lowest ...", and it left out the "worse than a
+    # constant" verdict the kept (initial) weights deserved.
+    wine = load_wine()
+    X = StandardScaler().fit_transform(wine.data)
+    model = NNClassifier(
+        [Dense(16), ReLU(), Dense()], learning_rate=8, max_iter=60, random_state=0
+    )
+    with pytest.warns(ConvergenceWarning) as record:
+        model.fit(X, wine.target)
+    (message,) = [str(w.message) for w in record]
+    assert message.startswith("Training was unstable")
+    assert "The initial weights (the model is untrained) measure lowest" in message
+    assert "The weights from" not in message
+    assert "worse than a constant output would" in message
