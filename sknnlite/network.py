@@ -173,7 +173,7 @@ class Network:
         if not training:
             if check:
                 return self._infer_checked(x)
-            return self._infer(x, self._workspaces())[0]
+            return self._infer_or_explain(x, self._workspaces())[0]
         if check:
             return self._forward_checked(x, sample_weight)
         row_keys = self._row_keys(x)
@@ -222,6 +222,19 @@ class Network:
                 owned = workspace is not None
             x = output
         return x, owned
+
+    def _infer_or_explain(self, x, workspaces):
+        """:meth:`_infer`; if it fails, name the layer that broke the contract.
+
+        A layer that returns the wrong width at inference makes the next
+        layer fail inside NumPy (a ``matmul`` mismatch naming no layer); the
+        checked pass finds it. Free when nothing fails.
+        """
+        try:
+            return self._infer(x, workspaces)
+        except (ValueError, TypeError):
+            self._infer_checked(x)  # raises, naming the layer, if one broke it
+            raise
 
     def _infer_checked(self, x):
         """Inference pass that checks every layer's output; returns the output."""
@@ -368,7 +381,7 @@ class Network:
 
     def _predict_block(self, x, workspaces, copy):
         """Output for one block; with ``copy``, an array owned by the caller."""
-        output, owned = self._infer(x, workspaces)
+        output, owned = self._infer_or_explain(x, workspaces)
         if getattr(output, "shape", None) != (x.shape[0], self.n_outputs):
             self._infer_checked(x)  # raises, naming the layer
             raise ValueError(

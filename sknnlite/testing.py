@@ -428,7 +428,9 @@ def check_layer(layer, n_inputs=4, *, n_samples=6, random_state=0, tolerance=1e-
        layer built alone with the same parameter values predicts (which
        catches references to ``params`` or ``grads`` kept from ``build``,
        before the network made them views).
-    4. ``forward(x, training=False)`` after a training step is pure: it
+    4. ``forward(x, training=False)`` returns one row per input row, of
+       the width ``build`` returned, in ``x``'s dtype, and after a training
+       step it is pure: it
        writes nothing on the layer (its ``__dict__``, array contents and
        random generators are unchanged), a later call does not overwrite
        the array an earlier one returned, and 8 threads calling it at once
@@ -510,6 +512,8 @@ def _check_built(layer, n_inputs, n_samples, random_state, tolerance):
         built.skip_input_grad = False  # the input gradient is checked too
         _set_param_values(built, rng)
         _train_step(network, x, weight, rng)
+        # Inference has the same contract: rows, width and dtype.
+        network.forward(x, training=False, check=True)
     except (ValueError, TypeError, NotImplementedError, RuntimeError) as error:
         return [f"{type(error).__name__}: {error}"]
     problems = _gradient_problems(built, network, x, weight, tolerance)

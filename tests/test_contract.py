@@ -3,10 +3,12 @@
 import re
 import threading
 import time
+import warnings
 
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 
 from sknnlite import Dense, Layer, LeakyReLU, NNClassifier, NNRegressor, ReLU, Tanh
 from sknnlite.layers import build_layer
@@ -437,3 +439,54 @@ def test_check_layer_leaves_the_given_layer_unbuilt():
     check_layer(layer)
     assert "params" not in vars(layer)
     assert repr(clone(layer)) == "Dense(3)"
+
+
+class _InferenceBreaks(Layer):
+    """Right while training; at inference, broken as ``how`` says."""
+
+    def __init__(self, how="width"):
+        self.how = how
+
+    def build(self, n_inputs, rng, dtype):
+        return n_inputs
+
+    def forward(self, x, training=False):
+        if training:
+            return x
+        if self.how == "width":
+            return x[:, :2]
+        if self.how == "rows":
+            return x[:1]
+        return x.astype(np.float32)
+
+    def backward(self, grad_out):
+        return grad_out
+
+
+@pytest.mark.parametrize(
+    "how, message",
+    [
+        ("width", r"layers\[0\] \(_InferenceBreaks\)\.forward returned shape \(6, 2\)"),
+        ("rows", r"layers\[0\] \(_InferenceBreaks\)\.forward returned shape \(1, 4\)"),
+        ("dtype", r"layers\[0\] \(_InferenceBreaks\)\.forward returned float32"),
+    ],
+)
+def test_check_layer_checks_the_inference_output_too(how, message):
+    # All three passed check_layer: only the training output was checked.
+    with pytest.raises(AssertionError, match=message):
+        check_layer(_InferenceBreaks(how))
+
+
+def test_a_wrong_inference_width_inside_a_network_names_the_layer():
+    # The next Dense failed inside NumPy: "matmul: Input operand 1 has a
+    # mismatch in its core dimension 0", naming no layer.
+    X, y = np.random.default_rng(0).normal(size=(30, 4)), np.arange(30.0)
+    model = NNRegressor(
+        [Dense(5), _InferenceBreaks(), Dense(3), ReLU(), Dense()],
+        max_iter=2,
+        random_state=0,
+    )
+    with pytest.raises(ValueError, match=r"layers\[1\] \(_InferenceBreaks\)"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(X, y)
