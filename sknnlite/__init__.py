@@ -15,6 +15,7 @@ from .activations import (
     Softsign,
     Tanh,
 )
+from .blocks import Residual, Sequential
 from .classifier import NNClassifier
 from .display import LossCurveDisplay
 from .dropout import Dropout
@@ -52,6 +53,8 @@ __all__ = [
     "Softsign",
     "Dropout",
     "BatchNorm",
+    "Sequential",
+    "Residual",
     "Loss",
     "SquaredError",
     "AbsoluteError",

@@ -256,6 +256,33 @@ class OnnxGraph:
             self._constants[key] = name
         return name
 
+    def layer(self, layer, x, name=None):
+        """Add a layer's predict-time nodes and return the name of its output.
+
+        For container layers, whose ``onnx_forward`` adds each member's
+        nodes this way: a built-in layer through its translation, any other
+        through its own ``onnx_forward``.
+
+        Parameters
+        ----------
+        layer : Layer
+            A built layer.
+        x : str
+            Name of its input tensor.
+        name : str, default=None
+            How to name the layer in an error, e.g. ``"Residual[0]"``.
+
+        Returns
+        -------
+        name : str
+
+        Raises
+        ------
+        ValueError
+            If the layer has no translation and no ``onnx_forward``.
+        """
+        return _layer_output(layer, name or type(layer).__name__, self, x)
+
     def _add(self, op_type, inputs, outputs, domain="", attributes=None):
         """Add a node writing the given ``outputs`` names."""
         self._container.add_node(
@@ -522,8 +549,11 @@ _LAYER_TRANSLATIONS = {
 }
 
 
-def _layer_output(layer, index, graph, x):
-    """Add ``layer``'s nodes, through its hook or a built-in translation."""
+def _layer_output(layer, where, graph, x):
+    """Add ``layer``'s nodes, through its hook or a built-in translation.
+
+    ``where`` names the layer in an error: ``layers[2]`` or ``Residual[0]``.
+    """
     hook = getattr(layer, "onnx_forward", None)
     if hook is not None:
         return hook(graph, x)
@@ -531,7 +561,7 @@ def _layer_output(layer, index, graph, x):
     if translation is None:
         name = type(layer).__name__
         raise ValueError(
-            f"layers[{index}] ({name}) has no ONNX translation. Give {name} a "
+            f"{where} ({name}) has no ONNX translation. Give {name} a "
             "method onnx_forward(self, graph, x) that adds its predict-time "
             "computation with graph.node(op_type, inputs) and graph.constant("
             "value) and returns the name of its output; see the sknnlite.layers "
@@ -556,7 +586,7 @@ def _network_output(graph, model, operator):
         columns.append(name)
     x = columns[0] if len(columns) == 1 else graph.node("Concat", columns, axis=1)
     for index, layer in enumerate(model.layers_):
-        x = _layer_output(layer, index, graph, x)
+        x = _layer_output(layer, f"layers[{index}]", graph, x)
     return x
 
 
