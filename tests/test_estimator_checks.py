@@ -22,6 +22,7 @@ from sknnlite import (
     NNClassifier,
     NNRegressor,
     ReLU,
+    Residual,
     Sigmoid,
     Tanh,
 )
@@ -47,6 +48,22 @@ ESTIMATORS = [
     NNRegressor(
         layers=[Dense(16), BatchNorm(), ReLU(), Dropout(0.2), Dense()],
         learning_rate=0.01,
+        random_state=0,
+    ),
+    # Residual blocks, one with a projection, a pre-norm, BatchNorm and
+    # Dropout inside, and activation names.
+    NNRegressor(
+        layers=[
+            Dense(16),
+            Residual([Dense(16), "relu", Dropout(0.1), Dense()], norm=BatchNorm()),
+            Residual([Dense(16), BatchNorm(), "tanh", Dense(8)]),
+            Dense(),
+        ],
+        learning_rate=0.01,
+        random_state=0,
+    ),
+    NNClassifier(
+        layers=[Dense(16), Residual([Dense(16), "relu", Dense()]), "relu", Dense()],
         random_state=0,
     ),
     NNClassifier(random_state=0),

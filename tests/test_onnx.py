@@ -28,6 +28,8 @@ from sknnlite import (
     NNClassifier,
     NNRegressor,
     ReLU,
+    Residual,
+    Sequential,
     Sigmoid,
     SiLU,
     Softplus,
@@ -427,3 +429,18 @@ def test_precision_benchmark_runs_and_finds_float_level_errors():
     rows = bench.measure(np.float32, n_samples=80, max_iter=2)
     assert [row[0].split()[0] for row in rows] == ["regressor", "2-class", "4-class"]
     assert all(0 <= error < 1e-5 for row in rows for error in row[1:])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_residual_blocks_convert_nested_and_with_a_projection(regression, dtype):
+    X, y = regression
+    X = X.astype(dtype)
+    layers = [
+        Dense(8),
+        Residual([Dense(12), "relu", Dropout(0.1), Dense()], norm=BatchNorm()),
+        Sequential([Residual([Dense(6), "tanh", Dense(5)]), "gelu"]),
+        Dense(),
+    ]
+    model = NNRegressor(layers, max_iter=15, random_state=0).fit(X, y)
+    (output,) = run(sknnlite_onnx.to_onnx(model, X), X)
+    assert_close(output, model.predict(X), dtype)
