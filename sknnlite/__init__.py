@@ -22,9 +22,11 @@ from .dropout import Dropout
 from .layers import Dense, Layer
 from .losses import (
     AbsoluteError,
+    Gamma,
     Huber,
     Loss,
     Poisson,
+    Quantile,
     SigmoidCrossEntropy,
     SoftmaxCrossEntropy,
     SquaredError,
@@ -60,6 +62,8 @@ __all__ = [
     "AbsoluteError",
     "Huber",
     "Poisson",
+    "Gamma",
+    "Quantile",
     "SoftmaxCrossEntropy",
     "SigmoidCrossEntropy",
     "Optimizer",

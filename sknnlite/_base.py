@@ -328,12 +328,16 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
             )
         _validate_components(template, self.optimizer)
         self.network_ = Network([_copy_layer(layer) for layer in template])
-        self.network_.build(X.shape[1], targets.shape[1], self._rng, X.dtype)
-        if self.network_.n_outputs != targets.shape[1]:
+        # One output per target, or more for some losses (one per quantile).
+        n_outputs = self.loss_function_.n_outputs(targets.shape[1])
+        self.network_.build(X.shape[1], n_outputs, self._rng, X.dtype)
+        if self.network_.n_outputs != n_outputs:
+            per_target = "" if n_outputs == targets.shape[1] else ", one per quantile"
             raise ValueError(
                 f"The last layer gives {self.network_.n_outputs} outputs but y has "
-                f"{targets.shape[1]} target columns. Make the last Dense layer "
-                "Dense() (it takes the number of targets) or give it that width."
+                f"{targets.shape[1]} target columns, which need {n_outputs} "
+                f"outputs{per_target}. Make the last Dense layer Dense() (it takes "
+                "the right width) or give it that width."
             )
         self.layers_ = self.network_.layers
         self.optimizer_ = get_optimizer(self.optimizer)

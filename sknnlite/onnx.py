@@ -18,7 +18,9 @@ and the classifier's sigmoid or softmax. Outputs follow skl2onnx's own
 MLPRegressor/MLPClassifier converters:
 
 * ``NNRegressor``: one output ``variable`` of shape ``(N, n_outputs_)``, also
-  for a single target (as MLPRegressor's converter does).
+  for a single target (as MLPRegressor's converter does). With a ``Quantile``
+  loss, ``(N, n_outputs_ * n_quantiles)``: each target's quantiles side by
+  side, sorted as ``predict`` sorts them.
 * ``NNClassifier``: ``label`` (``int64``, or ``string`` for string labels;
   ``(N, n_labels)`` 0/1 for multilabel ``y``) and ``probabilities``, which by
   default go through a ZipMap into a list of ``{label: probability}``
@@ -591,8 +593,11 @@ def _network_output(graph, model, operator):
 
 
 def _target_shift_and_scale(model):
-    """The regressor's de-standardisation: ``y = link(output) * scale + shift``."""
-    return model.target_mean_, model.target_scale_
+    """The regressor's de-standardisation: ``y = link(output) * scale + shift``.
+
+    Per network output: a target's values repeat for each of its quantiles.
+    """
+    return model._per_output(model.target_mean_), model._per_output(model.target_scale_)
 
 
 def _inverse_link(graph, loss, raw):
@@ -636,7 +641,7 @@ def _regressor_shapes(operator):
     model = operator.raw_operator
     n_rows = operator.inputs[0].get_first_dimension()
     tensor_type = _tensor_type(model.network_.dtype)
-    operator.outputs[0].set_type(tensor_type([n_rows, model.n_outputs_]))
+    operator.outputs[0].set_type(tensor_type([n_rows, model.network_.n_outputs]))
 
 
 def _classifier_kind(model):

@@ -21,6 +21,7 @@ from sknnlite import (
     Dropout,
     NNClassifier,
     NNRegressor,
+    Quantile,
     ReLU,
     Residual,
     Sigmoid,
@@ -62,6 +63,9 @@ ESTIMATORS = [
         learning_rate=0.01,
         random_state=0,
     ),
+    # One quantile, so that predict has the shape of y as the checks expect
+    # (several quantiles add an axis).
+    NNRegressor(loss=Quantile(0.8), random_state=0),
     NNClassifier(
         layers=[Dense(16), Residual([Dense(16), "relu", Dense()]), "relu", Dense()],
         random_state=0,
