@@ -87,6 +87,13 @@ Optional parts of the contract, for layers that need them:
 * A layer that sets ``uses_sample_weight = True`` is called as
   ``forward(x, training, sample_weight=w)`` with the batch's weights (or
   ``None``), so that a weight of 2 means the same as a repeated row.
+* A layer that computes statistics over the batch sets ``min_batch_rows``
+  to the fewest rows a training batch must have (``BatchNorm``: 2, since
+  one row has no variance). The training loop then never forms a smaller
+  batch (a smaller remainder joins the batch before it) and refuses a
+  ``batch_size``, or a ``fit`` or ``partial_fit`` call with fewer rows, with
+  a ``ValueError`` naming the layer. The layer itself must still cope with
+  fewer rows of positive weight (sample weights can leave one).
 * A layer that sets ``uses_row_keys = True`` is called, while training, as
   ``forward(x, training, row_keys=keys)`` with one ``uint64`` per row that
   depends only on the row's input features; randomness drawn from it (as
@@ -249,6 +256,10 @@ class Layer(Configurable):
 
     #: Whether ``forward`` takes the batch's ``sample_weight``.
     uses_sample_weight = False
+
+    #: Fewest rows a training batch must have (more than 1 for layers that
+    #: compute statistics over the batch).
+    min_batch_rows = 1
 
     #: Whether ``forward`` takes ``row_keys``: while training, one ``uint64``
     #: per row derived from the network's input row (equal rows, equal keys).
