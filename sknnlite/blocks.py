@@ -18,7 +18,8 @@ How the pieces of the contract compose:
   ``layers__<i>__<name>``, so an estimator tunes them as
   ``layers__2__layers__0__units``; ``set_params`` works on copies.
 * Batch extras and flags. ``uses_sample_weight`` and ``uses_row_keys`` are
-  true when a member's are, and the batch's weights and row keys reach the
+  true when a member's are, ``min_batch_rows`` is the largest of the
+  members', and the batch's weights and row keys reach the
   members that asked for them; ``skip_input_grad`` passes to the members
   that receive the container's input.
 * State. ``get_state``/``set_state`` save and restore every member's state
@@ -165,6 +166,15 @@ class Sequential(Layer):
     def uses_row_keys(self):
         """True when a member takes the batch's row keys."""
         return self._flagged("uses_row_keys")
+
+    @property
+    def min_batch_rows(self):
+        """Fewest rows a training batch needs: the most any member needs."""
+        built = self.__dict__.get("layers_")
+        members = self._members().values() if built is not None else None
+        if members is None:
+            members = self._template_members()
+        return max((member.min_batch_rows for member in members), default=1)
 
     @property
     def preferred_init(self):

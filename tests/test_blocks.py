@@ -339,3 +339,22 @@ def test_member_errors_name_the_member_path(data):
     X, y = data
     with pytest.raises(ValueError, match=r"layers\[1\] \(Residual\).layers\[0\]"):
         NNRegressor([Dense(4), Residual([Dense(0)]), Dense()]).fit(X, y)
+
+
+def test_a_block_with_batchnorm_inside_needs_two_rows_per_batch(data):
+    X, y = data
+    block = Residual([Dense(4), "relu", Dense()], norm=BatchNorm())
+    assert block.min_batch_rows == 2  # from the template, before build
+    assert Sequential([Sequential([Dense(4), BatchNorm()])]).min_batch_rows == 2
+    assert Residual([Dense(4), "relu", Dense()]).min_batch_rows == 1
+    model = NNRegressor([Dense(4), block, Dense()], batch_size=1)
+    with pytest.raises(
+        ValueError, match=r"batch_size=1 is too small for layers\[1\] \(Residual\)"
+    ):
+        model.fit(X, y)
+    # A one-row remainder joins the batch before it, as for a bare BatchNorm.
+    folded = NNRegressor([Dense(4), block, Dense()], batch_size=59, max_iter=2)
+    whole = NNRegressor([Dense(4), block, Dense()], batch_size=60, max_iter=2)
+    _fit(folded.set_params(random_state=0, shuffle=False), X[:60], y[:60])
+    _fit(whole.set_params(random_state=0, shuffle=False), X[:60], y[:60])
+    np.testing.assert_array_equal(folded.predict(X), whole.predict(X))
