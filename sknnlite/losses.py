@@ -395,13 +395,7 @@ class Quantile(Loss):
         return graph.node("Reshape", [values, graph.constant([0, -1])])
 
     def intercept_only(self, y, sample_weight=None):
-        levels = self.levels
-        if sample_weight is None:
-            constant = np.quantile(y, levels, axis=0, method="inverted_cdf")
-        else:
-            constant = np.quantile(
-                y, levels, axis=0, weights=sample_weight, method="inverted_cdf"
-            )
+        constant = _weighted_quantiles(y, self.levels, sample_weight)
         return constant.T.ravel()  # target-major, as the outputs
 
     def value_and_gradient(self, y, y_pred, sample_weight=None):
@@ -413,6 +407,19 @@ class Quantile(Loss):
         per_element = residual * np.where(above, tau, tau - 1)
         gradient = np.where(above, -tau, 1 - tau).astype(y_pred.dtype, copy=False)
         return _weighted_mean(per_element, gradient, sample_weight)
+
+
+def _weighted_quantiles(y, levels, sample_weight):
+    """Per-column inverted-CDF quantiles, shape ``(len(levels), n_columns)``."""
+    if sample_weight is None:
+        return np.quantile(y, levels, axis=0, method="inverted_cdf")
+    if np.lib.NumpyVersion(np.__version__) >= "2.0.0":
+        return np.quantile(
+            y, levels, axis=0, weights=sample_weight, method="inverted_cdf"
+        )
+    from sklearn.utils.stats import _weighted_percentile  # NumPy 1: no weights
+
+    return np.stack([_weighted_percentile(y, sample_weight, 100 * q) for q in levels])
 
 
 LOSSES = {

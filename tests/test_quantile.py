@@ -74,6 +74,14 @@ def test_intercept_only_gives_each_targets_quantiles_in_output_order():
     np.testing.assert_array_equal(constant, [10, 90, -91, -11])
 
 
+def test_weighted_intercept_only_equals_repeated_rows():
+    repeated = np.repeat(Y, WEIGHTS.astype(int), axis=0)
+    np.testing.assert_array_equal(
+        Quantile(LEVELS).intercept_only(Y, WEIGHTS),
+        Quantile(LEVELS).intercept_only(repeated),
+    )
+
+
 def test_inverse_link_sorts_each_targets_quantiles_only():
     raw = np.array([[3.0, 1.0, 2.0, 9.0, 8.0, 7.0]])
     np.testing.assert_array_equal(
