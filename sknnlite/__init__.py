@@ -15,15 +15,18 @@ from .activations import (
     Softsign,
     Tanh,
 )
+from .blocks import Residual, Sequential
 from .classifier import NNClassifier
 from .display import LossCurveDisplay
 from .dropout import Dropout
 from .layers import Dense, Layer
 from .losses import (
     AbsoluteError,
+    Gamma,
     Huber,
     Loss,
     Poisson,
+    Quantile,
     SigmoidCrossEntropy,
     SoftmaxCrossEntropy,
     SquaredError,
@@ -52,11 +55,15 @@ __all__ = [
     "Softsign",
     "Dropout",
     "BatchNorm",
+    "Sequential",
+    "Residual",
     "Loss",
     "SquaredError",
     "AbsoluteError",
     "Huber",
     "Poisson",
+    "Gamma",
+    "Quantile",
     "SoftmaxCrossEntropy",
     "SigmoidCrossEntropy",
     "Optimizer",

@@ -36,7 +36,7 @@ from ._version import __version__
 from .activations import ReLU
 from .exceptions import SknnliteVersionWarning
 from .layers import Dense
-from .network import Network, check_layers
+from .network import Network, check_layers, set_layer_params
 from .optimizers import OPTIMIZERS, Optimizer, get_optimizer
 from .training import History, LoopSettings, TrainingLoop
 
@@ -360,13 +360,17 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
                 "layers=None for the default [Dense(100), ReLU(), Dense()]."
             )
         _validate_components(template, self.optimizer)
-        self.network_ = Network([clone(layer) for layer in template])
-        self.network_.build(X.shape[1], targets.shape[1], self._rng, X.dtype)
-        if self.network_.n_outputs != targets.shape[1]:
+        self.network_ = Network([_copy_layer(layer) for layer in template])
+        # One output per target, or more for some losses (one per quantile).
+        n_outputs = self.loss_function_.n_outputs(targets.shape[1])
+        self.network_.build(X.shape[1], n_outputs, self._rng, X.dtype)
+        if self.network_.n_outputs != n_outputs:
+            per_target = "" if n_outputs == targets.shape[1] else ", one per quantile"
             raise ValueError(
                 f"The last layer gives {self.network_.n_outputs} outputs but y has "
-                f"{targets.shape[1]} target columns. Make the last Dense layer "
-                "Dense() (it takes the number of targets) or give it that width."
+                f"{targets.shape[1]} target columns, which need {n_outputs} "
+                f"outputs{per_target}. Make the last Dense layer Dense() (it takes "
+                "the right width) or give it that width."
             )
         self.layers_ = self.network_.layers
         self.optimizer_ = get_optimizer(self.optimizer)
@@ -502,7 +506,7 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
         from sklearn.utils._repr_html.estimator import _VisualBlock
 
         layers = default_layers() if self.layers is None else list(self.layers)
-        names = [f"{i}: {type(layer).__name__}" for i, layer in enumerate(layers)]
+        names = [f"{i}: {_layer_label(layer)}" for i, layer in enumerate(layers)]
         stack = _VisualBlock(
             "serial",
             layers,
@@ -628,23 +632,12 @@ def _check_weight_total(sample_weight):
 
 def _set_layer_params(layers, settings):
     """Return a new layer list with ``layers__<i>[__<name>]`` settings applied."""
-    new_layers = list(default_layers() if layers is None else layers)
-    changed = {}
-    for key, value in settings.items():
-        _, index_text, name = (key.split("__", 2) + [""])[:3]
-        if not index_text.isdigit() or int(index_text) >= len(new_layers):
-            raise ValueError(
-                f"Invalid parameter {key!r}: there are {len(new_layers)} layers, "
-                f"so use layers__0 to layers__{len(new_layers) - 1}."
-            )
-        index = int(index_text)
-        if not name:
-            new_layers[index] = value
-            continue
-        if index not in changed:
-            changed[index] = new_layers[index] = clone(new_layers[index])
-        new_layers[index].set_params(**{name: value})
-    return new_layers
+    return set_layer_params(default_layers() if layers is None else layers, settings)
+
+
+def _layer_label(layer):
+    """A layer's class name, or an activation name as it was given."""
+    return repr(layer) if isinstance(layer, str) else type(layer).__name__
 
 
 def _make_generator(random_state):
@@ -662,11 +655,17 @@ def _make_generator(random_state):
     return np.random.default_rng(seed)
 
 
+def _copy_layer(layer):
+    """A fresh copy of a template layer (an activation name stays a name)."""
+    return layer if isinstance(layer, str) else clone(layer)
+
+
 def _validate_components(layers, optimizer):
     """Check every layer's and the optimizer's settings; errors name the index."""
     check_layers(layers)
     for index, layer in enumerate(layers):
-        layer.validate_params(f"layers[{index}] ({type(layer).__name__})")
+        if not isinstance(layer, str):  # a name has no settings
+            layer.validate_params(f"layers[{index}] ({type(layer).__name__})")
     if isinstance(optimizer, Optimizer):
         optimizer.validate_params(f"optimizer ({type(optimizer).__name__})")
 

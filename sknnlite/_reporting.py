@@ -173,7 +173,12 @@ class NetworkSummary:
     Attributes
     ----------
     rows : list of tuple
-        ``(index, layer_repr, output_width, n_params)`` for each layer.
+        ``(index, layer_repr, output_width, n_params)`` for each layer. A
+        container layer (:mod:`sknnlite.blocks`) is followed by a row per
+        member, whose ``index`` is a path such as ``"2.0"`` or
+        ``"2.projection"`` (a ``str``; the network's own layers have ``int``
+        indices) and whose parameters are counted in the container's row.
+        The table indents members under their container.
     n_inputs : int
         Width of the network's input.
     n_params : int
@@ -182,32 +187,48 @@ class NetworkSummary:
 
     def __init__(self, network):
         self.n_inputs = network.n_inputs
-        self.rows = [
-            (index, repr(layer), width, _count_params(layer))
-            for index, (layer, width) in enumerate(
-                zip(network.layers, network.widths, strict=True)
-            )
-        ]
-        self.n_params = sum(row[3] for row in self.rows)
+        self.rows = []
+        for index, (layer, width) in enumerate(
+            zip(network.layers, network.widths, strict=True)
+        ):
+            self._add_rows(index, layer, width)
+        self.n_params = sum(row[3] for row in self.rows if isinstance(row[0], int))
+
+    def _add_rows(self, index, layer, width):
+        """The row of ``layer``, then those of its members (containers)."""
+        members = getattr(layer, "_summary_members", None)
+        label = layer._summary_label() if members else repr(layer)
+        self.rows.append((index, label, width, _count_params(layer)))
+        for key, member, member_width in members() if members else ():
+            self._add_rows(f"{index}.{key}", member, member_width)
 
     def __str__(self):
         lines = [("", "input", f"{self.n_inputs:,}", "")]
         lines += [
-            (str(index), text, f"{width:,}", f"{count:,}")
+            (str(index), _indent(index) + text, f"{width:,}", f"{count:,}")
             for index, text, width, count in self.rows
         ]
         lines.append(("", "total", "", f"{self.n_params:,}"))
         name_width = max(len("layer"), *(len(line[1]) for line in lines))
-        header = f"{'#':>3}  {'layer':<{name_width}}  {'output':>8}  {'params':>10}"
+        index_width = max(3, *(len(line[0]) for line in lines))
+        header = (
+            f"{'#':>{index_width}}  {'layer':<{name_width}}  {'output':>8}  "
+            f"{'params':>10}"
+        )
         rule = "-" * len(header)
         body = [
-            f"{index:>3}  {text:<{name_width}}  {width:>8}  {count:>10}"
+            f"{index:>{index_width}}  {text:<{name_width}}  {width:>8}  {count:>10}"
             for index, text, width, count in lines
         ]
         lines = [header, rule, *body[:-1], rule, body[-1]]
         return "\n".join(line.rstrip() for line in lines)
 
     __repr__ = __str__
+
+
+def _indent(index):
+    """Two spaces per level of nesting: ``"2.0"`` is one level in."""
+    return "  " * str(index).count(".")
 
 
 def _count_params(layer):

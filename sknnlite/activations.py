@@ -1,9 +1,15 @@
-"""Element-wise activation layers.
+"""Element-wise activation layers, and the registry of their names.
 
 Each activation computes its output into a reused buffer (kept on the layer
 while training, owned by the call at inference) and writes its derivative in
 terms of that output (or of a mask kept during a training ``forward``),
 multiplying the incoming gradient in place. None has parameters.
+
+Wherever a layer is expected, a name from :data:`ACTIVATIONS` can stand for
+the activation with its default settings (``[Dense(64), "relu", Dense()]``,
+``set_params(layers__1="tanh")``): ``fit`` resolves it with
+:func:`get_activation`. Names are plain strings, so search spaces that must
+be stored as JSON (Optuna's database-backed studies) can hold them.
 """
 
 import math
@@ -28,6 +34,8 @@ __all__ = [
     "SiLU",
     "Mish",
     "Softsign",
+    "ACTIVATIONS",
+    "get_activation",
 ]
 
 
@@ -391,3 +399,53 @@ class Softsign(Activation):
 
     def _scale_grad(self, grad):
         grad *= np.square(1 - np.abs(self._y))
+
+
+#: Activation names accepted wherever a layer is expected, and their layers.
+#: ``"logistic"`` is MLPRegressor's name for the sigmoid; with ``"identity"``,
+#: ``"tanh"`` and ``"relu"`` it makes every ``activation`` of MLP a valid name.
+ACTIVATIONS = {
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+    "sigmoid": Sigmoid,
+    "logistic": Sigmoid,
+    "tanh": Tanh,
+    "identity": Identity,
+    "softplus": Softplus,
+    "elu": ELU,
+    "selu": SELU,
+    "gelu": GELU,
+    "silu": SiLU,
+    "mish": Mish,
+    "softsign": Softsign,
+}
+
+
+def get_activation(name, where="layers"):
+    """Return a new activation layer for a name in :data:`ACTIVATIONS`.
+
+    Parameters
+    ----------
+    name : str
+        A registered name, such as ``"relu"`` or ``"tanh"``.
+    where : str, default="layers"
+        How to name the setting in the error, e.g. ``"layers[1]"``.
+
+    Returns
+    -------
+    layer : Layer
+        The activation with its default settings, e.g. ``ReLU()``.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not registered; the message lists the valid names.
+    """
+    kind = ACTIVATIONS.get(name) if isinstance(name, str) else None
+    if kind is None:
+        raise ValueError(
+            f"{where} is {name!r}, which is not an activation name. Use one of "
+            f"{sorted(ACTIVATIONS)}, or a layer object such as ReLU() or "
+            "LeakyReLU(negative_slope=0.1)."
+        )
+    return kind()

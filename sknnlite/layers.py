@@ -183,11 +183,32 @@ class Workspace:
         reads afterwards; never for the caller's data.
     """
 
-    __slots__ = ("_arrays", "input_is_scratch")
+    __slots__ = ("_arrays", "_nested", "input_is_scratch")
 
     def __init__(self):
         self._arrays = {}
+        self._nested = {}
         self.input_is_scratch = False  # set by the network before each call
+
+    def nested(self, key):
+        """Return the workspace of a layer inside this one, kept for later blocks.
+
+        A container layer gives each of its layers its own workspace, so
+        that their buffer names do not collide, for as long as the call lasts.
+
+        Parameters
+        ----------
+        key : hashable
+            Which inner layer, e.g. its index.
+
+        Returns
+        -------
+        workspace : Workspace
+        """
+        workspace = self._nested.get(key)
+        if workspace is None:
+            workspace = self._nested[key] = Workspace()
+        return workspace
 
     def scratch(self, name, shape, dtype):
         """Return a buffer of ``shape`` under ``name``, reused by later blocks."""

@@ -21,7 +21,7 @@ from numbers import Real
 
 import numpy as np
 from scipy.special import expit, xlogy
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, InvalidParameterError
 
 from ._config import Configurable
 
@@ -34,6 +34,8 @@ __all__ = [
     "AbsoluteError",
     "Huber",
     "Poisson",
+    "Gamma",
+    "Quantile",
     "LOSSES",
     "get_loss",
 ]
@@ -81,6 +83,14 @@ class Loss(Configurable):
             )
             return no_scaling(y)
         return mean_std(y, sample_weight)
+
+    def n_outputs(self, n_targets):
+        """Number of network outputs for ``n_targets`` target columns.
+
+        One per target by default; :class:`Quantile` asks for one per
+        quantile and target.
+        """
+        return n_targets
 
     def check_target(self, y):
         """Raise ``ValueError`` if ``y`` holds values this loss cannot fit."""
@@ -382,11 +392,172 @@ class Poisson(Loss):
         return _weighted_mean(per_element, gradient, sample_weight)
 
 
+class Gamma(Loss):
+    """Half gamma deviance with a log link, for positive, right-skewed targets.
+
+    For amounts whose spread grows with their size (claim sizes, durations,
+    prices): the gamma deviance weighs relative errors, so a miss of 10 on a
+    target of 100 counts as much as a miss of 1 on a target of 10. The
+    network output is the log of the predicted mean, so predictions
+    ``exp(output)`` are always positive. Targets must be strictly positive;
+    they are not standardised.
+
+    Notes
+    -----
+    With :math:`\\eta = \\hat y` the output and :math:`\\mu = e^\\eta`,
+
+    .. math::
+        L = \\frac{1}{W m} \\sum_i w_i \\sum_j
+        \\big(\\eta_{ij} - \\log y_{ij} + y_{ij} e^{-\\eta_{ij}} - 1\\big),
+
+    half the mean gamma deviance of ``sklearn.metrics.mean_gamma_deviance``
+    (scikit-learn's ``HalfGammaLoss`` without the constant terms); the
+    gradient is :math:`w_i (1 - y_{ij} e^{-\\eta_{ij}}) / (W m)`.
+    """
+
+    def target_scaling(self, y, sample_weight=None):
+        # The deviance is scale-free only for the mean's scale, not a shift:
+        # no scaling, like Poisson.
+        return no_scaling(y, sample_weight)
+
+    def check_target(self, y):
+        if not np.all(np.asarray(y) > 0):
+            raise ValueError(
+                "loss='gamma' needs strictly positive targets (amounts, "
+                f"durations), but y has values down to {np.min(y)}. Use "
+                "loss='poisson' for counts that can be 0, or 'squared_error' "
+                "or 'huber' for targets that can be negative."
+            )
+
+    def inverse_link(self, raw):
+        return np.exp(raw, out=raw)
+
+    def onnx_inverse_link(self, graph, x):
+        """``exp`` of the network output, as an ONNX node."""
+        return graph.node("Exp", [x])
+
+    def intercept_only(self, y, sample_weight=None):
+        return np.log(np.average(y, axis=0, weights=sample_weight))
+
+    def value_and_gradient(self, y, y_pred, sample_weight=None):
+        ratio = y * np.exp(-y_pred)  # y / mu
+        per_element = y_pred - np.log(y) + ratio - 1
+        gradient = np.subtract(1, ratio, out=ratio)
+        return _weighted_mean(per_element, gradient, sample_weight)
+
+
+class Quantile(Loss):
+    """Pinball loss: one network output per quantile and target.
+
+    Trains a network to predict the given conditional quantiles of ``y``
+    (Koenker and Bassett, "Regression Quantiles", Econometrica 1978), for
+    instance ``quantiles=(0.05, 0.5, 0.95)``: the median and the bounds of a
+    90 % prediction interval. ``NNRegressor.predict`` then returns one
+    column per quantile and ``NNRegressor.predict_interval`` the outermost
+    two.
+
+    Parameters
+    ----------
+    quantiles : float or sequence of float, default=(0.05, 0.5, 0.95)
+        Strictly increasing probabilities in (0, 1).
+
+    Notes
+    -----
+    With :math:`\\tau_k` the quantiles, :math:`q_{ijk}` the output for
+    target :math:`j` and quantile :math:`k` (column :math:`jK + k`) and
+    :math:`r = y_{ij} - q_{ijk}`,
+
+    .. math::
+        L = \\frac{1}{W m K} \\sum_i w_i \\sum_{j,k} \\rho_{\\tau_k}(r), \\qquad
+        \\rho_\\tau(r) = \\max(\\tau r, (\\tau - 1) r),
+
+    with gradient :math:`-\\tau_k` where :math:`r > 0` and :math:`1 - \\tau_k`
+    where :math:`r \\le 0` (times :math:`w_i / (W m K)`). With ``quantiles=0.5``
+    it is half the absolute error.
+
+    Predicted quantiles never cross: :meth:`inverse_link` sorts each
+    target's outputs, the monotone rearrangement of Chernozhukov,
+    Fernández-Val and Galichon ("Quantile and Probability Curves Without
+    Crossing", Econometrica 2010), which never moves an estimate further
+    from the true quantiles. Training is not changed by it.
+    """
+
+    _parameter_constraints = {
+        "quantiles": [Interval(Real, 0, 1, closed="neither"), "array-like"]
+    }
+
+    def target_scaling(self, y, sample_weight=None):
+        # Quantiles are equivariant under y -> center + scale * y with
+        # scale > 0, so any such map keeps them meaningful. Mean and standard
+        # deviation, with which its coverage was measured; the robust
+        # median_iqr would suit a robust loss too.
+        return mean_std(y, sample_weight)
+
+    def __init__(self, quantiles=(0.05, 0.5, 0.95)):
+        self.quantiles = quantiles
+
+    def validate_params(self, owner=None):
+        super().validate_params(owner)
+        levels = np.asarray(self.quantiles, dtype=float).ravel()
+        if levels.size == 0 or not (
+            np.all((levels > 0) & (levels < 1)) and np.all(np.diff(levels) > 0)
+        ):
+            raise InvalidParameterError(
+                f"The 'quantiles' parameter of {owner or 'Quantile'} must be "
+                "strictly increasing probabilities in (0, 1), such as "
+                f"(0.05, 0.5, 0.95); got {self.quantiles!r}."
+            )
+
+    @property
+    def levels(self):
+        """The quantiles as a 1-D array."""
+        return np.asarray(self.quantiles, dtype=float).ravel()
+
+    def n_outputs(self, n_targets):
+        return n_targets * self.levels.size
+
+    def inverse_link(self, raw):
+        """Sort each target's quantile outputs (in place) so that they never cross."""
+        n_levels = self.levels.size
+        grouped = raw.reshape(raw.shape[0], -1, n_levels)
+        grouped.sort(axis=2)
+        return raw
+
+    def onnx_inverse_link(self, graph, x):
+        """Each target's outputs sorted with ``TopK`` (ascending), as ONNX nodes."""
+        n_levels = self.levels.size
+        grouped = graph.node("Reshape", [x, graph.constant([0, -1, n_levels])])
+        values, _ = graph.node(
+            "TopK",
+            [grouped, graph.constant([n_levels])],
+            n_outputs=2,
+            axis=2,
+            largest=0,
+        )
+        return graph.node("Reshape", [values, graph.constant([0, -1])])
+
+    def intercept_only(self, y, sample_weight=None):
+        constant = _weighted_quantiles(y, self.levels, sample_weight)
+        return constant.T.ravel()  # target-major, as the outputs
+
+    def value_and_gradient(self, y, y_pred, sample_weight=None):
+        levels = self.levels.astype(y_pred.dtype)
+        tau = np.tile(levels, y.shape[1])
+        residual = np.repeat(y, levels.size, axis=1)
+        residual -= y_pred
+        above = residual > 0
+        per_element = residual * np.where(above, tau, tau - 1)
+        gradient = np.where(above, -tau, 1 - tau).astype(y_pred.dtype, copy=False)
+        return _weighted_mean(per_element, gradient, sample_weight)
+
+
 LOSSES = {
     "squared_error": SquaredError,
     "absolute_error": AbsoluteError,
     "huber": Huber,
     "poisson": Poisson,
+    "gamma": Gamma,
+    "quantile": Quantile,
 }
 
 

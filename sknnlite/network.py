@@ -23,11 +23,21 @@ methods. Errors name the layer as ``layers[i] (ClassName)``.
 import copy
 
 import numpy as np
+from sklearn.base import clone
 
 from . import _hashing
+from .activations import ACTIVATIONS, get_activation
 from .layers import _MISSING_METHOD, Layer, Workspace, build_layer
 
-__all__ = ["Network", "check_layers"]
+__all__ = [
+    "Network",
+    "check_layers",
+    "infer_forward",
+    "resolve_layers",
+    "set_layer_params",
+    "train_backward",
+    "train_forward",
+]
 
 #: Bytes of one layer's output per block of rows in ``predict``. A call's
 #: buffers are allocated afresh, so they must stay small: large ones come as
@@ -47,8 +57,10 @@ class Network:
 
     Parameters
     ----------
-    layers : list of Layer
+    layers : list of Layer or str
         Layers to own; they are built and modified in place, so pass copies.
+        An activation name (``"relu"``) stands for that activation; ``build``
+        replaces it by the layer.
 
     Attributes
     ----------
@@ -88,6 +100,7 @@ class Network:
         """
         self.n_inputs = n_inputs
         self._dtype_name = np.dtype(dtype).name
+        self.layers = resolve_layers(self.layers)
         _resolve_auto_settings(self.layers, n_targets)
         width = n_inputs
         self.widths = []
@@ -176,14 +189,7 @@ class Network:
             return self._infer_or_explain(x, self._workspaces())[0]
         if check:
             return self._forward_checked(x, sample_weight)
-        row_keys = self._row_keys(x)
-        for layer in self.layers:
-            if layer.uses_sample_weight or layer.uses_row_keys:
-                extra = _batch_extras(layer, sample_weight, row_keys)
-                x = layer.forward(x, training=True, **extra)
-            else:  # the common case: no per-batch dict in the hot loop
-                x = layer.forward(x, training=True)
-        return x
+        return train_forward(self.layers, x, sample_weight, self._row_keys(x))
 
     def _row_keys(self, x):
         """One key per input row for ``uses_row_keys`` layers, or None."""
@@ -211,17 +217,7 @@ class Network:
         layer with ``uses_workspace``) rather than the input or an array a
         user's layer may keep.
         """
-        owned = False
-        for layer, workspace in zip(self.layers, workspaces, strict=True):
-            if workspace is None:
-                output = layer.forward(x, training=False)
-            else:
-                workspace.input_is_scratch = owned
-                output = layer.forward(x, training=False, workspace=workspace)
-            if output is not x:
-                owned = workspace is not None
-            x = output
-        return x, owned
+        return infer_forward(self.layers, x, workspaces, owned=False)
 
     def _infer_or_explain(self, x, workspaces):
         """:meth:`_infer`; if it fails, name the layer that broke the contract.
@@ -297,8 +293,7 @@ class Network:
         if check:
             self._backward_checked(grad_out)
             return
-        for layer in reversed(self.layers):
-            grad_out = layer.backward(grad_out)
+        train_backward(self.layers, grad_out)
 
     def _backward_checked(self, grad_out):
         """``backward`` checking every input gradient's shape, then the binding."""
@@ -488,6 +483,50 @@ class Network:
         return new
 
 
+def train_forward(layers, x, sample_weight=None, row_keys=None):
+    """Training ``forward`` through ``layers`` in order; returns the last output.
+
+    Each layer gets the batch's ``sample_weight`` or ``row_keys`` if it
+    asked for them with its ``uses_*`` flags.
+    """
+    for layer in layers:
+        if layer.uses_sample_weight or layer.uses_row_keys:
+            extra = _batch_extras(layer, sample_weight, row_keys)
+            x = layer.forward(x, training=True, **extra)
+        else:  # the common case: no per-batch dict in the hot loop
+            x = layer.forward(x, training=True)
+    return x
+
+
+def train_backward(layers, grad_out):
+    """``backward`` through ``layers`` in reverse; returns the input gradient."""
+    for layer in reversed(layers):
+        grad_out = layer.backward(grad_out)
+    return grad_out
+
+
+def infer_forward(layers, x, workspaces, owned):
+    """Inference through ``layers``; returns ``(output, owned)``.
+
+    ``workspaces`` holds one :class:`~sknnlite.layers.Workspace` per layer
+    with ``uses_workspace`` (None for the others). ``owned`` says whether
+    ``x`` is an array of the call that nothing reads afterwards; the
+    returned flag says the same of the output (an array from a layer with a
+    workspace, rather than ``x`` or an array a user's layer may keep), so
+    that the next layer may write over it.
+    """
+    for layer, workspace in zip(layers, workspaces, strict=True):
+        if workspace is None:
+            output = layer.forward(x, training=False)
+        else:
+            workspace.input_is_scratch = owned
+            output = layer.forward(x, training=False, workspace=workspace)
+        if output is not x:
+            owned = workspace is not None
+        x = output
+    return x, owned
+
+
 def _batch_extras(layer, sample_weight, row_keys):
     """The keyword arguments a layer asked for with its ``uses_*`` flags."""
     extra = {}
@@ -512,11 +551,39 @@ def _require_method(index, layer, method):
         )
 
 
-def check_layers(layers):
-    """Raise ``TypeError`` naming the first element of ``layers`` not a Layer."""
+def check_layers(layers, where="layers"):
+    """Raise, naming the first element of ``layers`` that is not a layer.
+
+    Layers and registered activation names (``"relu"``) are accepted.
+
+    Raises
+    ------
+    ValueError
+        For a string that is not an activation name (listing the names).
+    TypeError
+        For anything else that is not a :class:`~sknnlite.layers.Layer`.
+    """
     for index, layer in enumerate(layers):
-        if not isinstance(layer, Layer):
-            raise TypeError(f"layers[{index}] is {_describe_non_layer(layer)}")
+        if isinstance(layer, str):
+            get_activation(layer, f"{where}[{index}]")
+        elif not isinstance(layer, Layer):
+            raise TypeError(f"{where}[{index}] is {_describe_non_layer(layer)}")
+
+
+def resolve_layers(layers, where="layers"):
+    """Return a list of ``layers`` with activation names replaced by their layers.
+
+    Layer objects are kept as they are (not copied).
+
+    Raises
+    ------
+    ValueError or TypeError
+        As :func:`check_layers`, naming the element.
+    """
+    check_layers(layers, where)
+    return [
+        get_activation(layer) if isinstance(layer, str) else layer for layer in layers
+    ]
 
 
 def _describe_non_layer(value):
@@ -527,7 +594,8 @@ def _describe_non_layer(value):
             "with parentheses."
         )
     hint = (
-        "Every element of layers must be a sknnlite layer such as Dense(64) or ReLU()."
+        "Every element of layers must be a sknnlite layer such as Dense(64) or "
+        f"ReLU(), or an activation name: one of {sorted(ACTIVATIONS)}."
     )
     if isinstance(value, int):
         hint += (
@@ -535,6 +603,58 @@ def _describe_non_layer(value):
             f"hidden_layer_sizes, write Dense({value}), ReLU()."
         )
     return f"a {type(value).__name__} ({value!r}), not a Layer. {hint}"
+
+
+def set_layer_params(layers, settings, where="layers"):
+    """Return a new list of layers with ``layers__<i>[__<name>]`` settings applied.
+
+    ``layers__<i>`` replaces element ``i``; ``layers__<i>__<name>`` sets a
+    parameter of a copy of it (an activation name is first replaced by its
+    layer, so ``layers__1__negative_slope`` works on ``"leaky_relu"``). The
+    layers passed in are never modified.
+
+    Parameters
+    ----------
+    layers : list of Layer or str
+        The current layers.
+    settings : dict
+        Keys ``<where>__<i>`` or ``<where>__<i>__<name>``, and their values.
+    where : str, default="layers"
+        The name of the list, in keys and in errors.
+
+    Returns
+    -------
+    new_layers : list
+
+    Raises
+    ------
+    ValueError
+        For an index out of range, naming the valid ones.
+    """
+    new_layers = list(layers)
+    copied = set()
+    for key, value in settings.items():
+        _, index_text, name = (key.split("__", 2) + [""])[:3]
+        if not index_text.isdigit() or int(index_text) >= len(new_layers):
+            raise ValueError(
+                f"Invalid parameter {key!r}: there are {len(new_layers)} layers, "
+                f"so use {where}__0 to {where}__{len(new_layers) - 1}."
+            )
+        index = int(index_text)
+        if not name:
+            new_layers[index] = value
+            copied.discard(index)  # a later nested setting must copy it
+            continue
+        if index not in copied:
+            current = new_layers[index]
+            new_layers[index] = (
+                get_activation(current, f"{where}[{index}]")
+                if isinstance(current, str)
+                else clone(current)
+            )
+            copied.add(index)
+        new_layers[index].set_params(**{name: value})
+    return new_layers
 
 
 def _resolve_auto_settings(layers, n_targets):

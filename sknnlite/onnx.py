@@ -18,7 +18,9 @@ and the classifier's sigmoid or softmax. Outputs follow skl2onnx's own
 MLPRegressor/MLPClassifier converters:
 
 * ``NNRegressor``: one output ``variable`` of shape ``(N, n_outputs_)``, also
-  for a single target (as MLPRegressor's converter does).
+  for a single target (as MLPRegressor's converter does). With a ``Quantile``
+  loss, ``(N, n_outputs_ * n_quantiles)``: each target's quantiles side by
+  side, sorted as ``predict`` sorts them.
 * ``NNClassifier``: ``label`` (``int64``, or ``string`` for string labels;
   ``(N, n_labels)`` 0/1 for multilabel ``y``) and ``probabilities``, which by
   default go through a ZipMap into a list of ``{label: probability}``
@@ -255,6 +257,33 @@ class OnnxGraph:
         if value.size <= 16:
             self._constants[key] = name
         return name
+
+    def layer(self, layer, x, name=None):
+        """Add a layer's predict-time nodes and return the name of its output.
+
+        For container layers, whose ``onnx_forward`` adds each member's
+        nodes this way: a built-in layer through its translation, any other
+        through its own ``onnx_forward``.
+
+        Parameters
+        ----------
+        layer : Layer
+            A built layer.
+        x : str
+            Name of its input tensor.
+        name : str, default=None
+            How to name the layer in an error, e.g. ``"Residual[0]"``.
+
+        Returns
+        -------
+        name : str
+
+        Raises
+        ------
+        ValueError
+            If the layer has no translation and no ``onnx_forward``.
+        """
+        return _layer_output(layer, name or type(layer).__name__, self, x)
 
     def _add(self, op_type, inputs, outputs, domain="", attributes=None):
         """Add a node writing the given ``outputs`` names."""
@@ -522,8 +551,11 @@ _LAYER_TRANSLATIONS = {
 }
 
 
-def _layer_output(layer, index, graph, x):
-    """Add ``layer``'s nodes, through its hook or a built-in translation."""
+def _layer_output(layer, where, graph, x):
+    """Add ``layer``'s nodes, through its hook or a built-in translation.
+
+    ``where`` names the layer in an error: ``layers[2]`` or ``Residual[0]``.
+    """
     hook = getattr(layer, "onnx_forward", None)
     if hook is not None:
         return hook(graph, x)
@@ -531,7 +563,7 @@ def _layer_output(layer, index, graph, x):
     if translation is None:
         name = type(layer).__name__
         raise ValueError(
-            f"layers[{index}] ({name}) has no ONNX translation. Give {name} a "
+            f"{where} ({name}) has no ONNX translation. Give {name} a "
             "method onnx_forward(self, graph, x) that adds its predict-time "
             "computation with graph.node(op_type, inputs) and graph.constant("
             "value) and returns the name of its output; see the sknnlite.layers "
@@ -556,13 +588,18 @@ def _network_output(graph, model, operator):
         columns.append(name)
     x = columns[0] if len(columns) == 1 else graph.node("Concat", columns, axis=1)
     for index, layer in enumerate(model.layers_):
-        x = _layer_output(layer, index, graph, x)
+        x = _layer_output(layer, f"layers[{index}]", graph, x)
     return x
 
 
 def _target_shift_and_scale(model):
-    """The regressor's de-standardisation: ``y = link(output) * scale + shift``."""
-    return model.target_center_, model.target_scale_
+    """The regressor's de-standardisation: ``y = link(output) * scale + shift``.
+
+    Per network output: a target's values repeat for each of its quantiles.
+    """
+    return model._per_output(model.target_center_), model._per_output(
+        model.target_scale_
+    )
 
 
 def _inverse_link(graph, loss, raw):
@@ -606,7 +643,7 @@ def _regressor_shapes(operator):
     model = operator.raw_operator
     n_rows = operator.inputs[0].get_first_dimension()
     tensor_type = _tensor_type(model.network_.dtype)
-    operator.outputs[0].set_type(tensor_type([n_rows, model.n_outputs_]))
+    operator.outputs[0].set_type(tensor_type([n_rows, model.network_.n_outputs]))
 
 
 def _classifier_kind(model):

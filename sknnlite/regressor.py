@@ -3,12 +3,13 @@
 import numpy as np
 from scipy import sparse
 from sklearn.base import RegressorMixin, clone
-from sklearn.metrics import r2_score
+from sklearn.metrics import d2_pinball_score, r2_score
 from sklearn.utils import assert_all_finite, deprecated
 from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import check_is_fitted
 
 from ._base import START_OVER, BaseNN, check_score_weight
-from .losses import LOSSES, Loss, get_loss
+from .losses import LOSSES, Loss, Quantile, get_loss
 
 __all__ = ["NNRegressor"]
 
@@ -23,16 +24,20 @@ class NNRegressor(RegressorMixin, BaseNN):
         never modified: ``fit`` trains copies, stored in ``layers_``. The
         last ``Dense()`` without ``units`` gets one unit per target. ``None``
         means ``[Dense(100), ReLU(), Dense()]``.
-    loss : {"squared_error", "absolute_error", "huber", "poisson"} or Loss, \
-            default="squared_error"
+    loss : {"squared_error", "absolute_error", "huber", "poisson", "gamma", \
+            "quantile"} or Loss, default="squared_error"
         What training minimises: a name, or a :class:`~sknnlite.losses.Loss`
-        object (``Huber(delta=0.5)`` or one you wrote), whose settings are
-        tunable as ``loss__<name>``. The loss decides how the target is
-        scaled for training (:meth:`~sknnlite.losses.Loss.target_scaling`):
-        by mean and standard deviation for ``"squared_error"``, by median
-        and interquartile range for the robust ``"absolute_error"`` and
-        ``"huber"``, not at all for ``"poisson"`` (which needs ``y >= 0``;
-        its predictions are ``exp`` of the network output).
+        object (``Huber(delta=0.5)``, ``Quantile(quantiles=[0.1, 0.9])`` or
+        one you wrote), whose settings are tunable as ``loss__<name>``. The
+        loss decides how the target is scaled for training
+        (:meth:`~sknnlite.losses.Loss.target_scaling`): by mean and standard
+        deviation for ``"squared_error"`` and ``"quantile"``, by median and
+        interquartile range for the robust ``"absolute_error"`` and
+        ``"huber"``, not at all for ``"poisson"`` and ``"gamma"`` (which need
+        ``y >= 0`` and ``y > 0`` and predict ``exp`` of the network output).
+        ``"quantile"`` (quantiles 0.05, 0.5 and 0.95 unless given) predicts
+        one column per quantile; see :meth:`predict` and
+        :meth:`predict_interval`.
     optimizer : {"adam", "sgd"} or Optimizer, default="adam"
         Optimizer name or object (``Adam(beta_1=0.8)``, ``SGD(momentum=0.5)``);
         its settings are tunable as ``optimizer__<name>``.
@@ -218,20 +223,76 @@ class NNRegressor(RegressorMixin, BaseNN):
         -------
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Predictions, 1-D when ``y`` was 1-D in ``fit``, in the dtype the
-            model was trained in.
+            model was trained in. With a :class:`~sknnlite.losses.Quantile`
+            loss of several quantiles, a last axis of length
+            ``n_quantiles``: shape ``(n_samples, n_quantiles)`` for 1-D
+            ``y``, ``(n_samples, n_outputs, n_quantiles)`` otherwise, in
+            increasing order (they never cross).
         """
-        output = self._forward(X)
+        return self._shaped(self._predict_columns(X))
+
+    def predict_interval(self, X):
+        """Predict the bounds of an interval: the lowest and highest quantile.
+
+        For a model fitted with ``loss=Quantile(quantiles=[lower, ...,
+        upper])``: with ``quantiles=(0.05, 0.5, 0.95)``, ``y`` is expected
+        inside ``[lower, upper]`` for 90 % of the samples.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        lower, upper : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The predicted lowest and highest quantiles, ``lower <= upper``.
+
+        Raises
+        ------
+        ValueError
+            If the loss is not a ``Quantile`` loss with at least two quantiles.
+        """
+        check_is_fitted(self)
+        loss = self.loss_function_
+        if not isinstance(loss, Quantile) or loss.levels.size < 2:
+            raise ValueError(
+                "predict_interval needs a model fitted with loss=Quantile("
+                "quantiles=[lower, ..., upper]) of at least two quantiles, such "
+                f"as Quantile(quantiles=[0.05, 0.95]); this one has loss={loss!r}."
+            )
+        quantiles = self.predict(X)
+        return quantiles[..., 0], quantiles[..., -1]
+
+    def _predict_columns(self, X):
+        """Predictions in the units of ``y``, one column per network output."""
+        output = self._forward(X)  # first: it checks that the model is fitted
         output = self.loss_function_.inverse_link(output)
-        output *= self.target_scale_.astype(output.dtype)
-        output += self.target_center_.astype(output.dtype)
-        return output.ravel() if self._y_ndim == 1 else output
+        output *= self._per_output(self.target_scale_).astype(output.dtype)
+        output += self._per_output(self.target_center_).astype(output.dtype)
+        return output
+
+    def _per_output(self, per_target):
+        """A per-target array repeated for each of a target's outputs (quantiles)."""
+        return np.repeat(per_target, self.loss_function_.n_outputs(1))
+
+    def _shaped(self, columns):
+        """Predictions in the shape of ``y``, plus a quantile axis if several."""
+        n_quantiles = self.loss_function_.n_outputs(1)
+        if n_quantiles == 1:
+            return columns.ravel() if self._y_ndim == 1 else columns
+        columns = columns.reshape(len(columns), self.n_outputs_, n_quantiles)
+        return columns[:, 0, :] if self._y_ndim == 1 else columns
 
     def score(self, X, y, sample_weight=None):
         """Return the coefficient of determination R² of the predictions.
 
         Computed in units of the training target's scale
         (``target_scale_``), which leaves R² unchanged but cannot overflow
-        for huge targets (1e200).
+        for huge targets (1e200). With a :class:`~sknnlite.losses.Quantile`
+        loss, the R² analogue that the loss optimises instead: the fraction
+        of pinball loss explained, ``sklearn.metrics.d2_pinball_score``,
+        averaged over the quantiles (and outputs).
 
         Parameters
         ----------
@@ -245,22 +306,31 @@ class NNRegressor(RegressorMixin, BaseNN):
         Returns
         -------
         score : float
-            R² averaged uniformly over outputs.
+            R² (or D² of the pinball loss) averaged uniformly over outputs.
 
         Raises
         ------
         ValueError
             If ``sample_weight`` has a negative value or the wrong length.
         """
-        y_pred = self.predict(X)
+        check_is_fitted(self)
         sample_weight = check_score_weight(sample_weight, X)
         y = _numeric_targets(y).astype(np.float64, copy=False)
+        if isinstance(self.loss_function_, Quantile):
+            columns = self._predict_columns(X) / self._per_output(self.target_scale_)
+            targets = y.reshape(len(y), -1) / self.target_scale_
+            return _quantile_score(targets, columns, self.loss_function_, sample_weight)
+        y_pred = self.predict(X)
         scale = self.target_scale_ if y.ndim == 2 else self.target_scale_[0]
         return r2_score(y / scale, y_pred / scale, sample_weight=sample_weight)
 
     def _score_output(self, output, targets, sample_weight):
-        """R² of network ``output`` against encoded ``targets``."""
-        prediction = self.loss_function_.inverse_link(output)
+        """R² (D² pinball for quantiles) of network ``output`` against ``targets``."""
+        prediction = self.loss_function_.inverse_link(output.copy())
+        if isinstance(self.loss_function_, Quantile):
+            return _quantile_score(
+                targets, prediction, self.loss_function_, sample_weight
+            )
         return r2_score(targets, prediction, sample_weight=sample_weight)
 
     @deprecated(
@@ -301,6 +371,22 @@ def _numeric_targets(y):
             f"NNRegressor needs numeric targets, got y of dtype {y.dtype} "
             f"(first value {y.flat[0]!r}). For class labels use NNClassifier."
         ) from None
+
+
+def _quantile_score(targets, columns, loss, sample_weight):
+    """``d2_pinball_score`` averaged over quantiles; ``columns`` target-major."""
+    levels = loss.levels
+    return np.mean(
+        [
+            d2_pinball_score(
+                targets,
+                columns[:, k :: levels.size],
+                alpha=level,
+                sample_weight=sample_weight,
+            )
+            for k, level in enumerate(levels)
+        ]
+    )
 
 
 def _check_target_range(y, dtype):

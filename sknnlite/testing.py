@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.base import clone
 
-from .layers import Workspace, build_layer
+from .layers import Layer, Workspace, build_layer
 from .network import Network
 
 __all__ = [
@@ -117,13 +117,24 @@ def _numeric_gradient(function, array, eps):
     return gradient
 
 
+def _with_members(layers):
+    """``layers`` and, depth first, the layers each holds (a container's members)."""
+    for layer in layers:
+        yield layer
+        for value in vars(layer).values():
+            if isinstance(value, Layer):
+                yield from _with_members([value])
+            elif isinstance(value, (list, tuple)):
+                yield from _with_members([v for v in value if isinstance(v, Layer)])
+
+
 class _Rewinder:
-    """Puts every random generator held by ``layers`` back where it was."""
+    """Puts every random generator held by ``layers`` (or their members) back."""
 
     def __init__(self, layers):
         self.generators = [
             value
-            for layer in layers
+            for layer in _with_members(layers)
             for value in vars(layer).values()
             if isinstance(value, np.random.Generator)
         ]
@@ -699,6 +710,8 @@ def _fingerprint(value):
         return ("generator", id(value), value.bit_generator.state)
     if isinstance(value, dict):
         return ("dict", id(value), {k: _fingerprint(v) for k, v in value.items()})
+    if isinstance(value, Layer):  # a container's member: look inside it too
+        return ("dict", id(value), {k: _fingerprint(v) for k, v in vars(value).items()})
     if isinstance(value, (list, tuple)):
         return ("dict", id(value), dict(enumerate(map(_fingerprint, value))))
     if isinstance(value, (bool, int, float, complex, str, bytes, type(None))):

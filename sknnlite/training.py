@@ -948,7 +948,7 @@ class TrainingLoop:
             return None  # the user chose to stop: no verdict on the model
         _, targets, weight = train
         constant = self.loss.intercept_only(targets, weight).astype(targets.dtype)
-        outputs = np.broadcast_to(constant, targets.shape).copy()
+        outputs = np.broadcast_to(constant, (len(targets), constant.size)).copy()
         null = self.loss.value(targets, outputs, weight)
         if not restored and self.history.loss_curve[-1] <= null:
             return None

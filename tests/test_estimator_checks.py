@@ -21,7 +21,9 @@ from sknnlite import (
     Dropout,
     NNClassifier,
     NNRegressor,
+    Quantile,
     ReLU,
+    Residual,
     Sigmoid,
     Tanh,
 )
@@ -47,6 +49,25 @@ ESTIMATORS = [
     NNRegressor(
         layers=[Dense(16), BatchNorm(), ReLU(), Dropout(0.2), Dense()],
         learning_rate=0.01,
+        random_state=0,
+    ),
+    # Residual blocks, one with a projection, a pre-norm, BatchNorm and
+    # Dropout inside, and activation names.
+    NNRegressor(
+        layers=[
+            Dense(16),
+            Residual([Dense(16), "relu", Dropout(0.1), Dense()], norm=BatchNorm()),
+            Residual([Dense(16), BatchNorm(), "tanh", Dense(8)]),
+            Dense(),
+        ],
+        learning_rate=0.01,
+        random_state=0,
+    ),
+    # One quantile, so that predict has the shape of y as the checks expect
+    # (several quantiles add an axis).
+    NNRegressor(loss=Quantile(0.8), random_state=0),
+    NNClassifier(
+        layers=[Dense(16), Residual([Dense(16), "relu", Dense()]), "relu", Dense()],
         random_state=0,
     ),
     NNClassifier(random_state=0),

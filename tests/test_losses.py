@@ -2,10 +2,11 @@
 
 import numpy as np
 import pytest
-from sklearn.metrics import mean_poisson_deviance
+from sklearn.metrics import mean_gamma_deviance, mean_poisson_deviance
 
 from sknnlite import (
     AbsoluteError,
+    Gamma,
     Huber,
     Poisson,
     SigmoidCrossEntropy,
@@ -53,12 +54,14 @@ def test_unknown_loss_lists_valid_names():
 
 
 COUNTS = RNG.poisson(2.0, size=(7, 3)).astype(float)
+AMOUNTS = RNG.gamma(2.0, 3.0, size=(7, 3))
 LOSS_CASES = [
     (SquaredError(), Y),
     (AbsoluteError(), Y),
     (Huber(), Y),
     (Huber(delta=0.2), Y),
     (Poisson(), COUNTS),
+    (Gamma(), AMOUNTS),
 ]
 
 
@@ -162,8 +165,34 @@ def test_a_loss_with_the_old_standardize_target_switch_still_works_but_warns():
     np.testing.assert_array_equal(scale, np.ones(3))
 
 
+def test_gamma_value_is_half_the_mean_gamma_deviance():
+    value = Gamma().value(AMOUNTS, Y_PRED)
+    expected = 0.5 * mean_gamma_deviance(AMOUNTS.ravel(), np.exp(Y_PRED).ravel())
+    assert value == pytest.approx(expected, rel=1e-12)
+    # Zero at a perfect prediction, as a deviance is.
+    assert Gamma().value(AMOUNTS, np.log(AMOUNTS)) == pytest.approx(0, abs=1e-15)
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0])
+def test_gamma_refuses_non_positive_targets_and_predicts_through_exp(bad):
+    with pytest.raises(ValueError, match=r"loss='gamma' needs strictly positive"):
+        Gamma().check_target(np.array([[1.0], [bad]]))
+    np.testing.assert_allclose(Gamma().inverse_link(np.array([0.0, 1.0])), [1, np.e])
+    center, scale = Gamma().target_scaling(np.array([[1.0, 5.0], [3.0, 9.0]]))
+    np.testing.assert_array_equal(center, [0.0, 0.0])
+    np.testing.assert_array_equal(scale, [1.0, 1.0])
+
+
+def test_gamma_intercept_only_minimises_the_deviance():
+    constant = Gamma().intercept_only(AMOUNTS, WEIGHTS)
+    best = Gamma().value(AMOUNTS, np.broadcast_to(constant, AMOUNTS.shape), WEIGHTS)
+    for shift in (-0.01, 0.01):
+        moved = np.broadcast_to(constant + shift, AMOUNTS.shape)
+        assert Gamma().value(AMOUNTS, moved, WEIGHTS) > best
+
+
 @pytest.mark.parametrize(
-    "name", ["squared_error", "absolute_error", "huber", "poisson"]
+    "name", ["squared_error", "absolute_error", "huber", "poisson", "gamma", "quantile"]
 )
 def test_registered_names_resolve(name):
     assert type(get_loss(name)) is LOSSES[name]
@@ -285,9 +314,9 @@ def test_loss_errors_say_what_to_do_in_full():
     with pytest.raises(ValueError) as info:
         get_loss("cubic")
     assert str(info.value) == (
-        "loss='cubic' is not a known loss. Use one of ['absolute_error', 'huber', "
-        "'poisson', 'squared_error'] or an object with a value_and_gradient(y, "
-        "y_pred, sample_weight) method."
+        "loss='cubic' is not a known loss. Use one of ['absolute_error', 'gamma', "
+        "'huber', 'poisson', 'quantile', 'squared_error'] or an object with a "
+        "value_and_gradient(y, y_pred, sample_weight) method."
     )
 
 

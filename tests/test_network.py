@@ -191,8 +191,18 @@ def test_float32_network_keeps_float32():
 
 
 def test_non_layer_in_stack_is_refused_with_index():
-    with pytest.raises(TypeError, match=r"layers\[1\] is a str"):
-        _network([Dense(4), "relu", Dense()])
+    with pytest.raises(TypeError, match=r"layers\[1\] is a int.*write Dense\(8\)"):
+        _network([Dense(4), 8, Dense()])
+
+
+def test_unknown_name_in_stack_is_refused_with_the_valid_names():
+    with pytest.raises(ValueError, match=r"layers\[1\] is 'rleu'.*'relu', 'selu'"):
+        _network([Dense(4), "rleu", Dense()])
+
+
+def test_build_replaces_activation_names_by_their_layers():
+    net = _network([Dense(4), "tanh", Dense()])
+    assert isinstance(net.layers[1], Tanh)
 
 
 def test_inference_between_forward_and_backward_changes_no_gradient():

@@ -27,7 +27,10 @@ from sknnlite import (
     Mish,
     NNClassifier,
     NNRegressor,
+    Quantile,
     ReLU,
+    Residual,
+    Sequential,
     Sigmoid,
     SiLU,
     Softplus,
@@ -427,3 +430,49 @@ def test_precision_benchmark_runs_and_finds_float_level_errors():
     rows = bench.measure(np.float32, n_samples=80, max_iter=2)
     assert [row[0].split()[0] for row in rows] == ["regressor", "2-class", "4-class"]
     assert all(0 <= error < 1e-5 for row in rows for error in row[1:])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_residual_blocks_convert_nested_and_with_a_projection(regression, dtype):
+    X, y = regression
+    X = X.astype(dtype)
+    layers = [
+        Dense(8),
+        Residual([Dense(12), "relu", Dropout(0.1), Dense()], norm=BatchNorm()),
+        Sequential([Residual([Dense(6), "tanh", Dense(5)]), "gelu"]),
+        Dense(),
+    ]
+    model = NNRegressor(layers, max_iter=15, random_state=0).fit(X, y)
+    (output,) = run(sknnlite_onnx.to_onnx(model, X), X)
+    assert_close(output, model.predict(X), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("two_targets", [False, True])
+def test_quantile_regressor_gives_sorted_quantiles_side_by_side(
+    regression, dtype, two_targets
+):
+    X, y = regression
+    X = X.astype(dtype)
+    y = y if two_targets else y[:, 0]
+    model = NNRegressor(
+        [Dense(8), Tanh(), Dense()],
+        loss=Quantile([0.1, 0.5, 0.9]),
+        max_iter=3,
+        random_state=0,
+    ).fit(X, y)
+    (output,) = run(sknnlite_onnx.to_onnx(model, X), X)
+    expected = model.predict(X).reshape(len(X), -1)
+    assert output.shape == expected.shape == (len(X), 6 if two_targets else 3)
+    assert_close(output, expected, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gamma_regressor_applies_exp(regression, dtype):
+    X, y = regression
+    X = X.astype(dtype)
+    model = NNRegressor(
+        [Dense(8), Tanh(), Dense()], loss="gamma", max_iter=10, random_state=0
+    ).fit(X, np.abs(y[:, 0]) + 1)
+    (output,) = run(sknnlite_onnx.to_onnx(model, X), X)
+    assert_close(output[:, 0], model.predict(X), dtype)

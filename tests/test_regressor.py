@@ -327,7 +327,8 @@ def test_partial_fit_refuses_a_change_in_features(friedman):
     [
         ({"layers": [Dense(8), ReLU(), Dense(0)]}, r"'units' parameter of layers\[2\]"),
         ({"layers": [Dense(8, init="he")]}, r"'init'.*layers\[0\].*'he_uniform'"),
-        ({"layers": [Dense(8), "relu", Dense()]}, r"layers\[1\] is a str"),
+        ({"layers": [Dense(8), "rleu", Dense()]}, r"layers\[1\] is 'rleu'"),
+        ({"layers": [Dense(8), ReLU, Dense()]}, r"layers\[1\] is the class ReLU"),
         ({"optimizer": Adam(beta_1=2)}, r"'beta_1' parameter of optimizer \(Adam\)"),
         ({"optimizer": "rmsprop"}, r"'optimizer'.*'adam'.*Got 'rmsprop'"),
         ({"alpha": -1.0}, r"'alpha' parameter of NNRegressor.*Got -1.0"),

@@ -17,7 +17,10 @@ from sknnlite import (
     LeakyReLU,
     NNClassifier,
     NNRegressor,
+    Quantile,
     ReLU,
+    Residual,
+    Sequential,
 )
 
 sio = pytest.importorskip("skops.io")
@@ -57,6 +60,20 @@ CASES = {
     "regressor-lbfgs": (
         lambda: NNRegressor(
             [Dense(6), ReLU(), Dense()], optimizer="lbfgs", max_iter=3, random_state=0
+        ),
+        _regression,
+    ),
+    "regressor-residual-quantile": (
+        lambda: NNRegressor(
+            [
+                Dense(8),
+                Residual([Dense(8), "relu", Dropout(0.2), Dense(6)], norm=BatchNorm()),
+                Sequential([Residual([Dense(4), "tanh", Dense()])]),
+                Dense(),
+            ],
+            loss=Quantile([0.1, 0.9]),
+            max_iter=3,
+            random_state=0,
         ),
         _regression,
     ),
