@@ -245,7 +245,9 @@ def test_divergence_with_early_stopping_restores_the_best_scoring_epoch(friedman
     X, y = friedman
     settings = dict(learning_rate=0.1, early_stopping=True, random_state=0)
     model = NNRegressor([BlowUpAt(at=20), Dense(16), ReLU(), Dense()], **settings)
-    with pytest.warns(DivergenceWarning, match="epoch 7.*weights of epoch 5"):
+    with pytest.warns(
+        DivergenceWarning, match=r"epoch 7: .*was [0-9.]+\)\..*weights of epoch 5"
+    ):
         model.fit(X, y)
     scores = model.validation_scores_
     assert model.n_iter_ == 6 and np.argmax(scores) == 4  # not the last epoch
@@ -254,6 +256,10 @@ def test_divergence_with_early_stopping_restores_the_best_scoring_epoch(friedman
         twin.fit(X, y)
     assert twin.validation_scores_ == scores[:5]
     np.testing.assert_array_equal(model.network_.coef, twin.network_.coef)
+    # The optimizer state was reset: Adam starts afresh from these weights.
+    state = model.optimizer_.get_state()
+    assert state["n_steps_"] == 0 and state["m_"].shape == model.network_.coef.shape
+    assert not state["m_"].any() and not state["v_"].any()
 
 
 def test_divergence_of_a_new_model_on_scaled_data_names_the_learning_rate(small):
@@ -262,6 +268,26 @@ def test_divergence_of_a_new_model_on_scaled_data_names_the_learning_rate(small)
     with pytest.raises(ValueError, match=r"learning rate is too large.*look scaled"):
         model.fit(X, y)
     assert not hasattr(model, "network_")
+
+
+def test_a_warm_fit_diverging_in_its_first_batch_is_undone(friedman):
+    X, y = friedman
+    model = NNRegressor(
+        [BlowUpAt(), Dense(8), ReLU(), Dense()], max_iter=2, warm_start=True,
+        random_state=0,
+    )  # fmt: skip
+    with pytest.warns(ConvergenceWarning, match="max_iter=2"):
+        model.fit(X, y)
+    coef, state = model.network_.coef.copy(), model.optimizer_.get_state()
+    model.layers_[0].at = model.layers_[0].calls_ + 1
+    with pytest.warns(
+        DivergenceWarning, match=r"epoch 3: .*was not measured\).*undone"
+    ):
+        model.fit(X, y)
+    np.testing.assert_array_equal(model.network_.coef, coef)
+    assert model.n_iter_ == len(model.loss_curve_) == 2
+    np.testing.assert_array_equal(model.optimizer_.get_state()["m_"], state["m_"])
+    assert model.optimizer_.get_state()["n_steps_"] == state["n_steps_"]
 
 
 def test_huge_inputs_raise_naming_the_data_first():
