@@ -290,6 +290,22 @@ def test_a_warm_fit_diverging_in_its_first_batch_is_undone(friedman):
     assert model.optimizer_.get_state()["n_steps_"] == state["n_steps_"]
 
 
+def test_lbfgs_diverging_keeps_the_last_finished_iterate(small):
+    # The 6th objective evaluation is infinite: SciPy's 5th iteration.
+    X, y = small
+    layers = [Dense(8), ReLU(), Dense()]
+    model = NNRegressor([BlowUpAt(at=6), *layers], optimizer="lbfgs", random_state=0)
+    with pytest.warns(DivergenceWarning, match=r"epoch 5: the loss reached inf"):
+        model.fit(X, y)
+    twin = NNRegressor([BlowUpAt(), *layers], optimizer="lbfgs", max_iter=4,
+                       random_state=0)  # fmt: skip
+    with pytest.warns(ConvergenceWarning, match="L-BFGS stopped after 4"):
+        twin.fit(X, y)
+    assert model.n_iter_ == 4 and model.loss_curve_ == twin.loss_curve_
+    assert model.t_ == 4 * X.shape[0]  # one pass over the rows per iteration
+    np.testing.assert_array_equal(model.network_.coef, twin.network_.coef)
+
+
 def test_huge_inputs_raise_naming_the_data_first():
     rng = np.random.default_rng(0)
     X = np.finfo(float).max * rng.uniform(size=(10, 2))
