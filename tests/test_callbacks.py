@@ -263,6 +263,27 @@ def test_snapshot_of_the_best_epoch_is_what_early_stopping_keeps(data):
     assert not np.array_equal(keeper.ends[-1].predict(X), model.predict(X))
 
 
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_each_epoch_snapshot_has_the_history_up_to_that_epoch(data, early_stopping):
+    keeper = Keeper()
+    model = _model(early_stopping=early_stopping, max_iter=5)
+    model.set_callbacks(keeper).fit(*data)
+    assert len(keeper.ends) == 5
+    for n, snapshot in enumerate(keeper.ends, start=1):
+        assert snapshot.loss_curve_ == model.loss_curve_[:n]
+        if early_stopping:
+            scores = model.validation_scores_[:n]
+            assert snapshot.validation_scores_ == scores
+            assert snapshot.validation_loss_curve_ == model.validation_loss_curve_[:n]
+            assert snapshot.best_validation_score_ == max(scores)
+            assert snapshot.best_loss_ is None
+        else:
+            assert snapshot.validation_scores_ is None
+            assert snapshot.validation_loss_curve_ is None
+            assert snapshot.best_loss_ == min(model.loss_curve_[:n])
+            assert snapshot.best_validation_score_ is None
+
+
 def test_training_a_snapshot_leaves_the_model_alone(data):
     # The optimizer state and random generator are copied too, not shared.
     X, y = data

@@ -101,6 +101,27 @@ class FailAt(Layer):
         return grad_out
 
 
+class BlowUpAt(Layer):
+    """Identity layer whose output is infinite from its ``at``-th training forward."""
+
+    def __init__(self, at=None):
+        self.at = at
+
+    def build(self, n_inputs, rng, dtype):
+        self.calls_ = 0
+        return n_inputs
+
+    def forward(self, x, training=False):
+        if training:
+            self.calls_ += 1
+            if self.at is not None and self.calls_ >= self.at:
+                return x * np.inf
+        return x
+
+    def backward(self, grad_out):
+        return grad_out
+
+
 class ReplacesGrads(Layer):
     """A layer that assigns new gradient arrays instead of writing into them."""
 
@@ -219,6 +240,72 @@ def test_divergence_in_partial_fit_undoes_the_call(friedman):
     assert model.loss_curve_ == curve and model.n_iter_ == len(curve)
 
 
+def test_divergence_with_early_stopping_restores_the_best_scoring_epoch(friedman):
+    # 540 training rows, 3 batches per epoch: the 20th batch is in epoch 7.
+    X, y = friedman
+    settings = dict(learning_rate=0.1, early_stopping=True, random_state=0)
+    model = NNRegressor([BlowUpAt(at=20), Dense(16), ReLU(), Dense()], **settings)
+    with pytest.warns(
+        DivergenceWarning, match=r"epoch 7: .*was [0-9.]+\)\..*weights of epoch 5"
+    ):
+        model.fit(X, y)
+    scores = model.validation_scores_
+    assert model.n_iter_ == 6 and np.argmax(scores) == 4  # not the last epoch
+    twin = NNRegressor([BlowUpAt(), Dense(16), ReLU(), Dense()], max_iter=5, **settings)
+    with pytest.warns(ConvergenceWarning, match="max_iter=5"):
+        twin.fit(X, y)
+    assert twin.validation_scores_ == scores[:5]
+    np.testing.assert_array_equal(model.network_.coef, twin.network_.coef)
+    # The optimizer state was reset: Adam starts afresh from these weights.
+    state = model.optimizer_.get_state()
+    assert state["n_steps_"] == 0 and state["m_"].shape == model.network_.coef.shape
+    assert not state["m_"].any() and not state["v_"].any()
+
+
+def test_divergence_of_a_new_model_on_scaled_data_names_the_learning_rate(small):
+    X, y = small
+    model = NNRegressor([BlowUpAt(at=1), Dense(8), ReLU(), Dense()])
+    with pytest.raises(ValueError, match=r"learning rate is too large.*look scaled"):
+        model.fit(X, y)
+    assert not hasattr(model, "network_")
+
+
+def test_a_warm_fit_diverging_in_its_first_batch_is_undone(friedman):
+    X, y = friedman
+    model = NNRegressor(
+        [BlowUpAt(), Dense(8), ReLU(), Dense()], max_iter=2, warm_start=True,
+        random_state=0,
+    )  # fmt: skip
+    with pytest.warns(ConvergenceWarning, match="max_iter=2"):
+        model.fit(X, y)
+    coef, state = model.network_.coef.copy(), model.optimizer_.get_state()
+    model.layers_[0].at = model.layers_[0].calls_ + 1
+    with pytest.warns(
+        DivergenceWarning, match=r"epoch 3: .*was not measured\).*undone"
+    ):
+        model.fit(X, y)
+    np.testing.assert_array_equal(model.network_.coef, coef)
+    assert model.n_iter_ == len(model.loss_curve_) == 2
+    np.testing.assert_array_equal(model.optimizer_.get_state()["m_"], state["m_"])
+    assert model.optimizer_.get_state()["n_steps_"] == state["n_steps_"]
+
+
+def test_lbfgs_diverging_keeps_the_last_finished_iterate(small):
+    # The 6th objective evaluation is infinite: SciPy's 5th iteration.
+    X, y = small
+    layers = [Dense(8), ReLU(), Dense()]
+    model = NNRegressor([BlowUpAt(at=6), *layers], optimizer="lbfgs", random_state=0)
+    with pytest.warns(DivergenceWarning, match=r"epoch 5: the loss reached inf"):
+        model.fit(X, y)
+    twin = NNRegressor([BlowUpAt(), *layers], optimizer="lbfgs", max_iter=4,
+                       random_state=0)  # fmt: skip
+    with pytest.warns(ConvergenceWarning, match="L-BFGS stopped after 4"):
+        twin.fit(X, y)
+    assert model.n_iter_ == 4 and model.loss_curve_ == twin.loss_curve_
+    assert model.t_ == 4 * X.shape[0]  # one pass over the rows per iteration
+    np.testing.assert_array_equal(model.network_.coef, twin.network_.coef)
+
+
 def test_huge_inputs_raise_naming_the_data_first():
     rng = np.random.default_rng(0)
     X = np.finfo(float).max * rng.uniform(size=(10, 2))
@@ -328,6 +415,26 @@ def test_ctrl_c_in_partial_fit_leaves_the_model_as_it_was(friedman):
     assert model.n_iter_ == n_iter
 
 
+def test_ctrl_c_in_the_first_epoch_of_a_warm_fit_undoes_the_call(friedman):
+    X, y = friedman
+    model = NNRegressor(
+        [Interrupt(at=10**9), Dense(8), ReLU(), Dense()], max_iter=2,
+        warm_start=True, random_state=0,
+    )  # fmt: skip
+    with pytest.warns(ConvergenceWarning, match="max_iter=2"):
+        model.fit(X, y)
+    coef, state = model.network_.coef.copy(), model.optimizer_.get_state()
+    model.layers_[0].at = model.layers_[0].calls_ + 2  # the 2nd batch of epoch 3
+    with pytest.warns(UserWarning, match="interrupted.*the call was undone"):
+        model.fit(X, y)
+    np.testing.assert_array_equal(model.network_.coef, coef)
+    assert model.n_iter_ == len(model.loss_curve_) == 2
+    after = model.optimizer_.get_state()  # Adam: n_steps_, m_, v_
+    assert after["n_steps_"] == state["n_steps_"]
+    np.testing.assert_array_equal(after["m_"], state["m_"])
+    np.testing.assert_array_equal(after["v_"], state["v_"])
+
+
 # ----------------------------------------------------------------- failures
 def test_a_failing_layer_leaves_a_fitted_model_exactly_as_it_was(friedman):
     X, y = friedman
@@ -352,6 +459,25 @@ def test_a_failing_layer_leaves_a_fitted_model_exactly_as_it_was(friedman):
         twin.partial_fit(X, y)
         model.partial_fit(X, y)
     np.testing.assert_array_equal(model.network_.coef, twin.network_.coef)
+
+
+def test_a_failing_fit_leaves_the_validation_history_as_it_was(friedman):
+    # The loop appends to the fitted lists in place; a failure cuts them back.
+    X, y = friedman
+    model = NNRegressor(
+        [FailAt(), Dense(8), ReLU(), Dense()], max_iter=3, early_stopping=True,
+        warm_start=True, random_state=0,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    scores, losses = list(model.validation_scores_), list(model.validation_loss_curve_)
+    model.layers_[0].fail_at = model.layers_[0].calls_ + 5  # mid-epoch 2
+    with pytest.raises(RuntimeError, match="a custom layer failed"):
+        model.fit(X, y)
+    assert model.validation_scores_ == scores
+    assert model.validation_loss_curve_ == losses
+    assert model.n_iter_ == len(model.loss_curve_) == 3
 
 
 # -------------------------------------------------------------- bookkeeping
