@@ -18,6 +18,7 @@ from .activations import (
 from .classifier import NNClassifier
 from .display import LossCurveDisplay
 from .dropout import Dropout
+from .exceptions import DivergenceWarning, SknnliteVersionWarning
 from .layers import Dense, Layer
 from .losses import (
     AbsoluteError,
@@ -65,5 +66,7 @@ __all__ = [
     "LBFGS",
     "Network",
     "LossCurveDisplay",
+    "DivergenceWarning",
+    "SknnliteVersionWarning",
     "__version__",
 ]

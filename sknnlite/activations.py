@@ -85,6 +85,21 @@ class ReLU(Activation):
     The derivative is 1 where the input is positive and 0 elsewhere.
     ``forward`` keeps that mask in the floating dtype: ``backward`` then
     multiplies by it about twice as fast as by a boolean mask.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import ReLU
+    >>> x = np.array([[-2.0, -0.5, 0.0, 1.5]])
+    >>> print(np.round(ReLU().forward(x), 3))
+    [[0.  0.  0.  1.5]]
+
+    In a network, after each hidden ``Dense`` layer (which then starts from He
+    initialisation):
+
+    >>> from sknnlite import Dense, NNRegressor
+    >>> NNRegressor([Dense(64), ReLU(), Dense()])
+    NNRegressor(layers=[Dense(64), ReLU(), Dense()])
     """
 
     preferred_init = "he_uniform"
@@ -109,6 +124,14 @@ class LeakyReLU(Activation):
     ----------
     negative_slope : float, default=0.01
         Slope for negative inputs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import LeakyReLU
+    >>> x = np.array([[-2.0, -0.5, 0.0, 1.5]])
+    >>> print(np.round(LeakyReLU(negative_slope=0.1).forward(x), 3))
+    [[-0.2  -0.05  0.    1.5 ]]
     """
 
     preferred_init = "he_uniform"
@@ -140,6 +163,14 @@ class Sigmoid(Activation):
     -----
     Computed as ``0.5 * (1 + tanh(x / 2))``, which never overflows. The
     derivative is ``y * (1 - y)`` with ``y`` the output.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import Sigmoid
+    >>> x = np.array([[-2.0, -0.5, 0.0, 1.5]])
+    >>> print(np.round(Sigmoid().forward(x), 3))
+    [[0.119 0.378 0.5   0.818]]
     """
 
     in_place = True
@@ -157,7 +188,16 @@ class Sigmoid(Activation):
 
 
 class Tanh(Activation):
-    """Hyperbolic tangent. The derivative is ``1 - y**2``."""
+    """Hyperbolic tangent. The derivative is ``1 - y**2``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import Tanh
+    >>> x = np.array([[-2.0, -0.5, 0.0, 1.5]])
+    >>> print(np.round(Tanh().forward(x), 3))
+    [[-0.964 -0.462  0.     0.905]]
+    """
 
     in_place = True
 
@@ -170,7 +210,16 @@ class Tanh(Activation):
 
 
 class Identity(Activation):
-    """Pass-through layer, ``y = x``."""
+    """Pass-through layer, ``y = x``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import Identity
+    >>> x = np.array([[-2.0, -0.5, 0.0, 1.5]])
+    >>> print(np.round(Identity().forward(x), 3))
+    [[-2.  -0.5  0.   1.5]]
+    """
 
     uses_workspace = False
 
@@ -188,6 +237,14 @@ class Softplus(Activation):
     -----
     The derivative is ``sigmoid(x) = 1 - exp(-y) = -expm1(-y)`` with ``y``
     the output, which keeps full precision for very negative ``x``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import Softplus
+    >>> x = np.array([[-2.0, -0.5, 0.0, 1.5]])
+    >>> print(np.round(Softplus().forward(x), 3))
+    [[0.127 0.474 0.693 1.701]]
     """
 
     in_place = True
@@ -212,6 +269,14 @@ class ELU(Activation):
     The derivative is 1 where the output is positive and ``y + alpha``
     elsewhere, with ``y`` the output. ``exp`` is only taken of
     ``min(x, 0)``, so large inputs cannot overflow.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import ELU
+    >>> x = np.array([[-2.0, -0.5, 0.0, 1.5]])
+    >>> print(np.round(ELU(alpha=1.0).forward(x), 3))
+    [[-0.865 -0.393  0.     1.5  ]]
     """
 
     preferred_init = "he_uniform"
@@ -241,6 +306,20 @@ class SELU(Activation):
     derivative is ``scale`` where the output is positive and
     ``y + scale * alpha`` elsewhere. A preceding ``Dense(init="auto")`` uses
     LeCun normal initialisation, as self-normalisation requires.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import SELU
+    >>> x = np.array([[-2.0, -0.5, 0.0, 1.5]])
+    >>> print(np.round(SELU().forward(x), 3))
+    [[-1.52  -0.692  0.     1.576]]
+
+    A ``Dense(init="auto")`` before it starts from LeCun normal initialisation,
+    which the self-normalising constants assume:
+
+    >>> SELU.preferred_init
+    'lecun_normal'
     """
 
     preferred_init = "lecun_normal"
@@ -285,6 +364,14 @@ class GELU(Activation):
     form (``scipy.special.erf``), not the tanh approximation. The derivative
     is :math:`\\Phi(x) + x \\varphi(x)` with :math:`\\varphi` the normal
     density.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import GELU
+    >>> x = np.array([[-2.0, -0.5, 0.0, 1.5]])
+    >>> print(np.round(GELU().forward(x), 3))
+    [[-0.046 -0.154  0.     1.4  ]]
     """
 
     preferred_init = "he_uniform"
@@ -325,6 +412,14 @@ class SiLU(Activation):
     -----
     With :math:`s = \\sigma(x)` and :math:`y = x s`, the derivative is
     :math:`s (1 + x (1 - s)) = y + s (1 - y)`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import SiLU
+    >>> x = np.array([[-2.0, -0.5, 0.0, 1.5]])
+    >>> print(np.round(SiLU().forward(x), 3))
+    [[-0.238 -0.189  0.     1.226]]
     """
 
     preferred_init = "he_uniform"
@@ -350,6 +445,14 @@ class Mish(Activation):
     -----
     With :math:`t = \\tanh(\\mathrm{softplus}(x))`, the derivative is
     :math:`t + x (1 - t^2) \\sigma(x)`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import Mish
+    >>> x = np.array([[-2.0, -0.5, 0.0, 1.5]])
+    >>> print(np.round(Mish().forward(x), 3))
+    [[-0.253 -0.221  0.     1.403]]
     """
 
     preferred_init = "he_uniform"
@@ -372,7 +475,16 @@ class Mish(Activation):
 
 
 class Softsign(Activation):
-    """Softsign, ``x / (1 + |x|)``. The derivative is ``(1 - |y|)**2``."""
+    """Softsign, ``x / (1 + |x|)``. The derivative is ``(1 - |y|)**2``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import Softsign
+    >>> x = np.array([[-2.0, -0.5, 0.0, 1.5]])
+    >>> print(np.round(Softsign().forward(x), 3))
+    [[-0.667 -0.333  0.     0.6  ]]
+    """
 
     def _apply(self, x, out, buffers):
         np.abs(x, out=out)

@@ -43,6 +43,31 @@ class Loss(Configurable):
         0 and standard deviation 1 (and undo it in ``predict``). True for
         losses of the residual ``y_pred - y`` (squared, absolute, Huber);
         False where the scale of ``y`` matters (Poisson counts).
+
+    Examples
+    --------
+    A log-cosh loss, smooth and robust to outliers; ``check_loss_gradient``
+    compares its gradient with finite differences:
+
+    >>> import numpy as np
+    >>> from sknnlite import Loss, NNRegressor
+    >>> from sknnlite.testing import check_loss_gradient
+    >>> class LogCosh(Loss):
+    ...     # Mean of log(cosh(y_pred - y)).
+    ...     def value_and_gradient(self, y, y_pred, sample_weight=None):
+    ...         residual = y_pred - y
+    ...         weight = np.ones(len(y)) if sample_weight is None else sample_weight
+    ...         scale = 1.0 / (weight.sum() * y.shape[1])
+    ...         per_sample = (np.logaddexp(residual, -residual) - np.log(2)).sum(axis=1)
+    ...         gradient = np.tanh(residual) * weight[:, None] * scale
+    ...         return float(weight @ per_sample) * scale, gradient
+    >>> rng = np.random.default_rng(0)
+    >>> report = check_loss_gradient(LogCosh(), rng.normal(size=(5, 2)),
+    ...                              rng.normal(size=(5, 2)))
+    >>> report.ok
+    True
+    >>> NNRegressor(loss=LogCosh())
+    NNRegressor(loss=LogCosh())
     """
 
     standardize_target = True
@@ -129,6 +154,18 @@ class SquaredError(Loss):
 
     with :math:`W = \\sum_i w_i` and :math:`m` outputs; the gradient is
     :math:`w_i (\\hat y_{ij} - y_{ij}) / (W m)`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import SquaredError
+    >>> y, y_pred = np.array([[1.0], [2.0]]), np.array([[1.5], [2.0]])
+    >>> value, gradient = SquaredError().value_and_gradient(y, y_pred)
+    >>> value
+    0.0625
+    >>> gradient
+    array([[0.25],
+           [0.  ]])
     """
 
     def value_and_gradient(self, y, y_pred, sample_weight=None):
@@ -152,6 +189,16 @@ class AbsoluteError(Loss):
     with gradient :math:`w_i \\operatorname{sign}(\\hat y_{ij} - y_{ij}) / (W m)`
     (0 where the residual is 0). Its minimiser is the (weighted) median,
     so it is robust to outliers in ``y``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import AbsoluteError, NNRegressor
+    >>> y, y_pred = np.array([[1.0], [2.0]]), np.array([[1.5], [2.0]])
+    >>> AbsoluteError().value(y, y_pred)
+    0.25
+    >>> NNRegressor(loss="absolute_error")  # the same loss, by name
+    NNRegressor(loss='absolute_error')
     """
 
     def value_and_gradient(self, y, y_pred, sample_weight=None):
@@ -180,6 +227,16 @@ class Huber(Loss):
 
     and :math:`h'(r) = \\operatorname{clip}(r, -\\delta, \\delta)`. It equals
     :class:`SquaredError` when every residual is within ``delta``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import Huber, NNRegressor
+    >>> y, y_pred = np.array([[0.0], [0.0]]), np.array([[0.5], [3.0]])
+    >>> Huber(delta=1.0).value(y, y_pred)  # (0.5**2 / 2 + 1 * (3 - 0.5)) / 2
+    1.3125
+    >>> NNRegressor(loss=Huber(delta=0.5)).set_params(loss__delta=0.1).loss
+    Huber(0.1)
     """
 
     _parameter_constraints = {"delta": [Interval(Real, 0, None, closed="neither")]}
@@ -216,6 +273,20 @@ class Poisson(Loss):
     (with :math:`0 \\log 0 = 0`), half the mean Poisson deviance of
     ``sklearn.metrics.mean_poisson_deviance``; the gradient is
     :math:`w_i (e^{\\eta_{ij}} - y_{ij}) / (W m)`.
+
+    Examples
+    --------
+    Counts with a log link: predictions are always positive.
+
+    >>> import numpy as np
+    >>> from sknnlite import Dense, NNRegressor, ReLU
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(300, 3))
+    >>> y = rng.poisson(np.exp(0.5 * X[:, 0]))
+    >>> model = NNRegressor([Dense(8), ReLU(), Dense()], loss="poisson",
+    ...                     learning_rate=0.01, tol=1e-3, random_state=0).fit(X, y)
+    >>> bool((model.predict(X) > 0).all()), model.target_scale_
+    (True, array([1.]))
     """
 
     standardize_target = False
@@ -252,7 +323,17 @@ LOSSES = {
 
 
 def get_loss(loss):
-    """Return a loss object for a name in :data:`LOSSES` or a :class:`Loss`."""
+    """Return a loss object for a name in :data:`LOSSES` or a :class:`Loss`.
+
+    Examples
+    --------
+    >>> from sknnlite import Huber
+    >>> from sknnlite.losses import get_loss
+    >>> get_loss("huber")
+    Huber()
+    >>> get_loss(Huber(delta=0.5))
+    Huber(0.5)
+    """
     if isinstance(loss, str) and loss in LOSSES:
         return LOSSES[loss]()
     if hasattr(loss, "value_and_gradient"):
@@ -306,6 +387,16 @@ class SoftmaxCrossEntropy(Loss):
     ``y`` summing to 1 is :math:`w_i (p_{ik} - y_{ik}) / W`. The per-sample
     loss is summed, not averaged, over the K classes, as in
     ``sklearn.metrics.log_loss``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import SoftmaxCrossEntropy
+    >>> y = np.array([[1.0, 0.0, 0.0]])  # one-hot: class 0
+    >>> logits = np.array([[2.0, 0.0, 0.0]])
+    >>> value, gradient = SoftmaxCrossEntropy().value_and_gradient(y, logits)
+    >>> round(value, 4), np.round(gradient, 4)
+    (0.2395, array([[-0.213 ,  0.1065,  0.1065]]))
     """
 
     def intercept_only(self, y, sample_weight=None):
@@ -338,6 +429,15 @@ class SigmoidCrossEntropy(Loss):
 
     whose derivative is :math:`w_i (\\sigma(z_{ij}) - y_{ij}) / W`. Summing
     over outputs matches ``MLPClassifier``'s multilabel loss.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import SigmoidCrossEntropy
+    >>> y = np.array([[1.0, 0.0]])  # two labels: yes, no
+    >>> logits = np.array([[0.0, 0.0]])
+    >>> round(SigmoidCrossEntropy().value(y, logits), 4)  # 2 * log(2)
+    1.3863
     """
 
     def intercept_only(self, y, sample_weight=None):

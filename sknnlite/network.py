@@ -14,7 +14,7 @@ once, also while another thread trains it (predictions then see each
 parameter before or after an update step), and a large ``predict`` keeps no
 memory.
 
-The layer contract (see :mod:`sknnlite.layers`) is checked here with
+The layer contract (see :class:`sknnlite.layers.Layer`) is checked here with
 ``check=True``, which the training loop passes on the first batch of every
 fit: shapes and dtype of every output and input gradient, and missing
 methods. Errors name the layer as ``layers[i] (ClassName)``.
@@ -63,6 +63,19 @@ class Network:
         Width of the last layer's output.
     widths : list of int
         Output width of each layer.
+
+    Examples
+    --------
+    The engine alone, without an estimator:
+
+    >>> import numpy as np
+    >>> from sknnlite import Dense, Network, ReLU
+    >>> network = Network([Dense(8), ReLU(), Dense()])
+    >>> network = network.build(3, 2, np.random.default_rng(0), np.float64)
+    >>> network.widths, network.coef.shape
+    ([8, 8, 2], (50,))
+    >>> network.predict(np.ones((5, 3))).shape
+    (5, 2)
     """
 
     def __init__(self, layers):
@@ -500,7 +513,19 @@ def _require_method(index, layer, method):
 
 
 def check_layers(layers):
-    """Raise ``TypeError`` naming the first element of ``layers`` not a Layer."""
+    """Raise ``TypeError`` naming the first element of ``layers`` not a Layer.
+
+    Examples
+    --------
+    >>> from sknnlite import Dense, ReLU
+    >>> from sknnlite.network import check_layers
+    >>> check_layers([Dense(8), ReLU(), Dense()])
+    >>> check_layers([Dense(8), "relu"])
+    Traceback (most recent call last):
+        ...
+    TypeError: layers[1] is a str ('relu'), not a Layer. Every element of layers must
+    be a sknnlite layer such as Dense(64) or ReLU().
+    """
     for index, layer in enumerate(layers):
         if not isinstance(layer, Layer):
             raise TypeError(f"layers[{index}] is {_describe_non_layer(layer)}")

@@ -59,6 +59,20 @@ class BatchNorm(Layer):
     pickled with the layer, kept by ``warm_start`` and ``partial_fit``, and
     saved and restored with the weights of the best epoch by early
     stopping.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import BatchNorm
+    >>> layer = BatchNorm()
+    >>> layer.build(2, np.random.default_rng(0), np.dtype("float64"))
+    2
+    >>> x = np.array([[1.0, 10.0], [3.0, 30.0]])
+    >>> print(np.round(layer.forward(x, training=True), 3))
+    [[-1. -1.]
+     [ 1.  1.]]
+    >>> layer.running_mean_  # moved 10 % of the way to the batch mean
+    array([0.2, 2. ])
     """
 
     _parameter_constraints = {
