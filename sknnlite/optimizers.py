@@ -278,9 +278,10 @@ class LBFGS(Optimizer):
     Notes
     -----
     The estimator's ``max_iter`` bounds the iterations and its ``tol`` is
-    passed as SciPy's ``gtol``; training also stops after
-    ``n_iter_no_change`` iterations that improve the loss (or the validation
-    score, with early stopping) by less than ``tol``.
+    passed as SciPy's ``gtol``: training stops by SciPy's own tests, as in
+    ``MLPRegressor``. With early stopping it also stops after more than
+    ``n_iter_no_change`` iterations that improve the validation score by less
+    than ``tol``.
 
     Examples
     --------
