@@ -130,7 +130,7 @@ class NNClassifier(ClassifierMixin, BaseNN):
         Training samples seen in total.
     n_features_in_ : int
         Number of features seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, when ``X`` was a DataFrame with string column names.
     n_outputs_ : int
         Width of the network's output: 1 for binary ``y``, else the number
@@ -428,7 +428,7 @@ class NNClassifier(ClassifierMixin, BaseNN):
 
         Returns
         -------
-        scores : ndarray of shape (n_samples,) or (n_samples, n_outputs_)
+        scores : ndarray of shape (n_samples,) or (n_samples, `n_outputs_`)
             For binary ``y``, one score per sample: positive means
             ``classes_[1]``. Otherwise one logit per class or label.
         """

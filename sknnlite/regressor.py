@@ -97,15 +97,15 @@ class NNRegressor(RegressorMixin, BaseNN):
         Training samples seen in total.
     n_features_in_ : int
         Number of features seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, when ``X`` was a DataFrame with string column names.
     n_outputs_ : int
         Number of targets.
-    target_mean_ : ndarray of shape (n_outputs_,)
+    target_mean_ : ndarray of shape (`n_outputs_`,)
         Mean of each target column in ``fit`` (weighted by
         ``sample_weight``), subtracted before training; 0 when the loss does
         not standardise the target (``"poisson"``).
-    target_scale_ : ndarray of shape (n_outputs_,)
+    target_scale_ : ndarray of shape (`n_outputs_`,)
         Standard deviation of each target column in ``fit`` (1 for a
         constant column, and 1 when the loss does not standardise the
         target). The network learns ``(y - target_mean_) / target_scale_``,
