@@ -10,7 +10,6 @@ reference is generated from the docstrings by autosummary.
 """
 
 import datetime
-import os
 
 import matplotlib
 
@@ -59,7 +58,6 @@ sphinx_gallery_conf = {
     "download_all_examples": False,
     "remove_config_comments": True,
     "abort_on_example_error": True,
-    "plot_gallery": os.environ.get("SKNNLITE_DOCS_PLOT_GALLERY", "True"),
     "within_subsection_order": "FileNameSortKey",
     # "Examples using X" at the end of each API page.
     "doc_module": ("sknnlite",),
