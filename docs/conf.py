@@ -10,6 +10,7 @@ reference is generated from the docstrings by autosummary.
 """
 
 import datetime
+import re
 
 import matplotlib
 
@@ -44,7 +45,6 @@ myst_heading_anchors = 3
 
 # API reference: one page per public object, from its numpydoc docstring.
 autosummary_generate = True
-autodoc_default_options = {"inherited-members": False}
 autodoc_typehints = "none"
 numpydoc_show_class_members = False  # autosummary lists them instead
 numpydoc_class_members_toctree = False
@@ -66,19 +66,36 @@ sphinx_gallery_conf = {
 }
 
 
-def _skip_metadata_requests(app, what, name, obj, skip, options):
-    """Leave out scikit-learn's generated ``set_*_request`` methods.
+def _skip_scikit_learn_machinery(app, what, name, obj, skip, options):
+    """Leave out the methods every scikit-learn estimator inherits.
 
-    scikit-learn documents them (metadata routing); their docstrings link to
-    its glossary, which this site does not have.
+    ``get_params``, ``set_params``, metadata routing (``set_*_request``,
+    ``get_metadata_routing``): scikit-learn documents them, and their
+    docstrings link to its glossary, which this site does not have.
     """
+    if name in {"get_params", "set_params", "get_metadata_routing"}:
+        return True
     if name.startswith("set_") and name.endswith("_request"):
         return True
     return None
 
 
+def _unlink_scikit_learn_references(app, what, name, obj, options, lines):
+    """Plain text for the ``:ref:``/``:term:`` links of inherited docstrings.
+
+    ``NNClassifier.score`` is ``ClassifierMixin.score``, whose docstring links
+    to pages of scikit-learn's own documentation.
+    """
+    if (getattr(obj, "__module__", None) or "").startswith("sklearn."):
+        lines[:] = [_SCIKIT_LEARN_ROLE.sub(r"*\1*", line) for line in lines]
+
+
+_SCIKIT_LEARN_ROLE = re.compile(r":(?:ref|term):`([^`<]+?)(?:\s*<[^>]*>)?`")
+
+
 def setup(app):
-    app.connect("autodoc-skip-member", _skip_metadata_requests)
+    app.connect("autodoc-skip-member", _skip_scikit_learn_machinery)
+    app.connect("autodoc-process-docstring", _unlink_scikit_learn_references)
 
 
 html_theme = "pydata_sphinx_theme"
