@@ -25,6 +25,7 @@ from sklearn.utils.validation import (
 )
 
 from ._callbacks import CALLBACK_STATE, CallbackHook, CallbackSupportMixin, FitTasks
+from ._config import refuse_bool_numbers
 from ._reporting import EpochTable, NetworkSummary
 from ._version import __version__
 from .activations import ReLU
@@ -38,6 +39,15 @@ __all__ = ["BaseNN", "default_layers"]
 
 #: Rows forwarded at once by ``predict``; bounds its extra memory.
 PREDICT_CHUNK_ROWS = 2048
+
+#: What to do instead of continuing a fitted model, by ``warm_start``: with
+#: ``warm_start=False`` only ``partial_fit`` continues one.
+START_OVER = {
+    False: "To train a new model on this y, call fit (partial_fit always "
+    "continues the fitted model).",
+    True: "To train a new model on this y, set warm_start=False and call fit "
+    "(with warm_start=True, fit continues the fitted model, as partial_fit does).",
+}
 
 
 def default_layers():
@@ -121,6 +131,15 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
         self.verbose = verbose
 
     # ----------------------------------------------------------- parameters
+    def _validate_params(self):
+        """scikit-learn's parameter validation, also refusing bools as numbers."""
+        refuse_bool_numbers(
+            self._parameter_constraints,
+            self.get_params(deep=False),
+            type(self).__name__,
+        )
+        super()._validate_params()
+
     def get_params(self, deep=True):
         """Get parameters; with ``deep`` also ``layers__<i>__<name>``.
 
@@ -353,14 +372,19 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
         return X, targets, sample_weight
 
     def _validate_training_data(self, X, y, sample_weight, reset):
-        """Check ``X``, ``y`` and weights; ``X`` keeps float32 or becomes float64."""
+        """Check ``X``, ``y`` and weights.
+
+        A new model keeps float32 ``X`` or makes it float64; a fitted one
+        takes ``X`` in its network's dtype, so values that overflow it are
+        refused as at predict time.
+        """
         X, y = validate_data(
             self,
             X,
-            y,
+            _plain_targets(y),
             reset=reset,
             accept_sparse=["csr", "csc"],
-            dtype=[np.float64, np.float32],
+            dtype=[np.float64, np.float32] if reset else self.network_.dtype,
             multi_output=True,
         )
         if hasattr(X, "tocsr"):
@@ -369,6 +393,7 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=X.dtype, ensure_non_negative=True
             )
+            _check_weight_total(sample_weight)
         return X, y, sample_weight
 
     def _weigh_samples(self, y, targets, sample_weight):
@@ -543,7 +568,9 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
         )
 
     def __getstate__(self):
-        state = super().__getstate__()
+        # A new dict: object.__getstate__ returns the instance's own __dict__,
+        # and pickling, deepcopy or skops must not add to the live model.
+        state = dict(super().__getstate__())
         state["_sknnlite_version"] = __version__
         return state
 
@@ -559,6 +586,62 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
                 stacklevel=2,
             )
         super().__setstate__(state)
+
+
+def _plain_targets(y):
+    """``y`` from pandas or polars with missing values refused, nullable types unboxed.
+
+    scikit-learn turns a target of a nullable integer or boolean dtype
+    (``"Int64"``, ``"boolean"``, ``"int64[pyarrow]"``) into floats, so that
+    labels ``True``/``False`` would come back as ``0.0``/``1.0``; without
+    missing values such a column gets its NumPy dtype instead. Missing values
+    (``NA``, ``None``, null) are refused with one message whatever the
+    library and dtype (some reach NumPy as objects that no check catches).
+    """
+    missing = _count_missing(y)
+    if missing:
+        raise ValueError(
+            f"y has {missing} missing value(s) (NA, None or null). Drop those rows "
+            "or fill the values in before fitting."
+        )
+    numpy_dtype = getattr(getattr(y, "dtype", None), "numpy_dtype", None)
+    if (
+        getattr(y, "ndim", 0) == 1
+        and hasattr(y, "to_numpy")
+        and numpy_dtype is not None
+        and np.dtype(numpy_dtype).kind in "biu"
+    ):
+        return y.to_numpy(dtype=numpy_dtype)
+    return y
+
+
+def _count_missing(y):
+    """Number of missing entries of a pandas or polars ``y``; 0 for others."""
+    if hasattr(y, "isna") and hasattr(y, "to_numpy"):  # pandas
+        return int(np.asarray(y.isna()).sum())
+    if hasattr(y, "null_count"):  # polars
+        return int(np.sum(np.asarray(y.null_count())))
+    return 0
+
+
+def _check_weight_total(sample_weight):
+    """Refuse weights whose total overflows or underflows the data's dtype.
+
+    Training divides by the total weight of each batch; a total that is
+    ``inf`` or subnormal would make every loss non-finite, and the error
+    would blame the learning rate.
+    """
+    with np.errstate(over="ignore"):  # the overflow is the error raised below
+        total = sample_weight.sum()
+    finfo = np.finfo(sample_weight.dtype)
+    if np.isfinite(total) and total >= finfo.tiny:
+        return
+    raise ValueError(
+        f"sample_weight sums to {total:.3g}, which {sample_weight.dtype} cannot "
+        f"divide by (its range is {finfo.tiny:.3g} to {finfo.max:.3g}). Rescale "
+        "the weights, e.g. sample_weight / sample_weight.mean(); only their "
+        "ratios and the strength of alpha relative to their total matter."
+    )
 
 
 def _set_layer_params(layers, settings):

@@ -9,9 +9,68 @@ scikit-learn's estimator machinery.
 
 import inspect
 
-from sklearn.utils._param_validation import validate_parameter_constraints
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    Options,
+    make_constraint,
+    validate_parameter_constraints,
+)
 
-__all__ = ["Configurable"]
+__all__ = ["Configurable", "refuse_bool_numbers"]
+
+#: Constraints under which ``True`` and ``False`` are valid values.
+_BOOLEAN_CONSTRAINTS = ("boolean", "verbose", bool)
+
+
+def refuse_bool_numbers(constraints, params, caller_name):
+    """Refuse ``True``/``False`` for a setting that takes a number.
+
+    Python counts a bool as an int, so scikit-learn's ``Interval(Integral,
+    ...)`` accepts ``max_iter=True`` as 1 and ``batch_size=True`` slips
+    through to NumPy. Every setting whose constraints take a number (an
+    ``Interval``, numeric ``Options`` or ``"random_state"``) and no boolean
+    is checked here, before scikit-learn's own validation.
+
+    Parameters
+    ----------
+    constraints : dict
+        scikit-learn's constraint table, ``{name: [constraint, ...]}``.
+    params : dict
+        The values to check, ``{name: value}``.
+    caller_name : str
+        How to name the owner in the error, e.g. ``"NNRegressor"``.
+
+    Raises
+    ------
+    sklearn.utils._param_validation.InvalidParameterError
+        A ``ValueError`` naming the parameter, what it takes and the value.
+    """
+    for name, value in params.items():
+        allowed = constraints.get(name, ())
+        if not isinstance(value, bool) or not _takes_numbers(allowed):
+            continue
+        shown = [make_constraint(c) for c in allowed]
+        shown = [str(c) for c in shown if not getattr(c, "hidden", False)]
+        expected = " or ".join(
+            [", ".join(shown[:-1]), shown[-1]] if shown[1:] else shown
+        )
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {caller_name} must be {expected}, not a "
+            f"bool. Got {value!r} instead."
+        )
+
+
+def _takes_numbers(allowed):
+    """True when ``allowed`` takes numbers but no booleans."""
+    if any(c in _BOOLEAN_CONSTRAINTS for c in allowed if isinstance(c, (str, type))):
+        return False
+    return any(
+        isinstance(c, Interval)
+        or (isinstance(c, Options) and c.type is not str)
+        or c == "random_state"
+        for c in allowed
+    )
 
 
 class Configurable:
@@ -37,12 +96,14 @@ class Configurable:
         ------
         sklearn.utils._param_validation.InvalidParameterError
             A ``ValueError`` naming the parameter, the value and what is
-            allowed.
+            allowed; also for ``True`` or ``False`` given as a number (see
+            :func:`refuse_bool_numbers`).
         """
+        params = self.get_params(deep=False)
+        owner = owner or type(self).__name__
+        refuse_bool_numbers(self._parameter_constraints, params, owner)
         validate_parameter_constraints(
-            self._parameter_constraints,
-            self.get_params(deep=False),
-            caller_name=owner or type(self).__name__,
+            self._parameter_constraints, params, caller_name=owner
         )
 
     @classmethod

@@ -10,6 +10,8 @@ network, so that the loss and its gradient are computed stably from logits:
   cross-entropy per label.
 """
 
+from numbers import Integral, Real
+
 import numpy as np
 from scipy.special import expit
 from sklearn.base import ClassifierMixin, _fit_context
@@ -25,7 +27,7 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import column_or_1d
 
-from ._base import BaseNN, has_mini_batch_optimizer
+from ._base import START_OVER, BaseNN, has_mini_batch_optimizer
 from .losses import SigmoidCrossEntropy, SoftmaxCrossEntropy, log_sigmoid, log_softmax
 
 __all__ = ["NNClassifier"]
@@ -276,6 +278,11 @@ class NNClassifier(ClassifierMixin, BaseNN):
                 "classes must be given on the first call to partial_fit: pass "
                 "every label any call will see, e.g. classes=np.unique(y_all)."
             )
+        if classes is not None and np.ndim(classes) != 1:
+            raise ValueError(
+                f"classes must be a 1-D list of labels, got an array of shape "
+                f"{np.shape(classes)}. Pass e.g. classes=np.unique(y_all)."
+            )
         if isinstance(self.class_weight, str):
             raise ValueError(
                 "class_weight='balanced' is not supported by partial_fit: one "
@@ -289,8 +296,8 @@ class NNClassifier(ClassifierMixin, BaseNN):
         if not np.array_equal(unique_labels(classes), self.classes_):
             raise ValueError(
                 f"classes={np.asarray(classes)!r} differs from classes_="
-                f"{self.classes_!r} set by the first call. Pass the same classes "
-                "or none; to start over, call fit."
+                f"{self.classes_!r} of the fitted model. Pass the same classes or "
+                f"none. {START_OVER[bool(self.warm_start)]}"
             )
 
     def _validate_training_data(self, X, y, sample_weight, reset):
@@ -300,7 +307,15 @@ class NNClassifier(ClassifierMixin, BaseNN):
         )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        y = _object_labels(y)
         check_classification_targets(y)
+        if type_of_target(y) == "multiclass-multioutput":
+            raise ValueError(
+                f"y of shape {y.shape} has columns with more than two classes "
+                "(multiclass-multioutput). NNClassifier takes one column of labels "
+                "or a 0/1 multilabel matrix; for several multiclass columns use "
+                "sklearn.multioutput.MultiOutputClassifier(NNClassifier())."
+            )
         return X, y, sample_weight
 
     def _encode_targets(self, y, sample_weight, reset, classes=None):
@@ -309,23 +324,24 @@ class NNClassifier(ClassifierMixin, BaseNN):
         On ``reset`` the classes come from ``classes`` when given (the first
         ``partial_fit``), else from ``y``.
         """
-        if reset:
-            self._learn_classes(
-                y if classes is None else _partial_fit_labels(y, classes)
-            )
+        if reset and classes is None:
+            self._learn_classes(y, source="y")
+        elif reset:  # the first partial_fit: y must agree with classes
+            self._learn_classes(_partial_fit_labels(y, classes), source="classes")
+            self._check_known_labels(y, first_call=True)
         else:
             if classes is not None:
                 self._check_same_classes(classes)
             self._check_known_labels(y)
         return self._label_binarizer.transform(y)
 
-    def _learn_classes(self, labels):
+    def _learn_classes(self, labels, source):
         """Set ``classes_``, the output width and the loss from ``labels``."""
         binarizer = LabelBinarizer().fit(labels)
         if binarizer.classes_.shape[0] < 2:
             raise ValueError(
-                f"y has only one class ({binarizer.classes_[0]!r}); a classifier "
-                "needs samples of at least 2 classes."
+                f"{source} has only one class ({binarizer.classes_[0].tolist()!r}); a "
+                "classifier needs at least 2 classes."
             )
         self._label_binarizer = binarizer
         self.classes_ = binarizer.classes_
@@ -335,8 +351,12 @@ class NNClassifier(ClassifierMixin, BaseNN):
             SoftmaxCrossEntropy() if multiclass else SigmoidCrossEntropy()
         )
 
-    def _check_known_labels(self, y):
-        """Refuse labels, or a kind of target, that the model was not fitted on."""
+    def _check_known_labels(self, y, first_call=False):
+        """Refuse labels, or a kind of target, that the model was not fitted on.
+
+        On the first ``partial_fit`` call the classes come from its
+        ``classes`` argument, which must then cover ``y``.
+        """
         multilabel = type_of_target(y).startswith("multilabel")
         if multilabel != self._multilabel or (
             multilabel and y.shape[1] != self.classes_.shape[0]
@@ -348,21 +368,29 @@ class NNClassifier(ClassifierMixin, BaseNN):
             )
             raise ValueError(
                 f"y has shape {y.shape} but the model was fitted on {fitted}. "
-                "Pass the same kind of y, or call fit to start over."
+                f"Pass the same kind of y. {START_OVER[bool(self.warm_start)]}"
             )
-        if not multilabel:
-            unknown = np.setdiff1d(unique_labels(y), self.classes_)
-            if unknown.size:
-                raise ValueError(
-                    f"y contains labels {unknown.tolist()} that are not in "
-                    f"classes_={self.classes_.tolist()}. Give every label on the "
-                    "first call (classes= in partial_fit), or call fit to start over."
-                )
+        unknown = [] if multilabel else _unknown_labels(y, self.classes_)
+        if not unknown:
+            return
+        if first_call:
+            raise ValueError(
+                f"y contains labels {unknown} that are not in classes="
+                f"{self.classes_.tolist()} given to partial_fit. classes must list "
+                "every label any call will see, e.g. classes=np.unique(y_all)."
+            )
+        raise ValueError(
+            f"y contains labels {unknown} that are not in classes_="
+            f"{self.classes_.tolist()} of the fitted model: its classes are fixed "
+            "when it is built (by fit, or by classes= in the first partial_fit). "
+            f"{START_OVER[bool(self.warm_start)]}"
+        )
 
     def _weigh_samples(self, y, targets, sample_weight):
         """``sample_weight`` times the weight of each sample's class."""
         if self.class_weight is None:
             return sample_weight
+        _check_class_weight_values(self.class_weight)
         if self._multilabel:
             if not isinstance(self.class_weight, str):
                 raise ValueError(
@@ -500,6 +528,68 @@ class NNClassifier(ClassifierMixin, BaseNN):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
+
+
+def _unknown_labels(y, classes):
+    """Labels of ``y`` not in ``classes``, as a list (labels of any type)."""
+    known = set(classes.tolist())
+    return [label for label in unique_labels(y).tolist() if label not in known]
+
+
+def _object_labels(y):
+    """An object ``y`` of numbers or bools as a NumPy array of that type.
+
+    scikit-learn calls a column of Python ints or bools stored as objects
+    (as pandas keeps them after some operations) an "unknown" target;
+    strings are left as they are. Missing values and a mix of strings,
+    numbers and bools are refused with their cause.
+    """
+    if y.dtype != object:
+        return y
+    values = y.ravel().tolist()
+    if any(v is None or (isinstance(v, float) and v != v) for v in values):
+        raise ValueError(
+            "y contains missing values (None or NaN). Drop those rows or fill the "
+            "labels in before fitting."
+        )
+    kinds = {_label_kind(v) for v in values}
+    if kinds == {"str"} or not kinds:
+        return y
+    if len(kinds) > 1:
+        raise ValueError(
+            f"y mixes labels of different types ({', '.join(sorted(kinds))}). "
+            "Give labels of one type, e.g. y.astype(str)."
+        )
+    return np.asarray(values, dtype=bool if kinds == {"bool"} else None).reshape(
+        y.shape
+    )
+
+
+def _label_kind(value):
+    """``"bool"``, ``"number"``, ``"str"``, or the type's name."""
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, (Integral, Real)):
+        return "number"
+    return "str" if isinstance(value, str) else type(value).__name__
+
+
+def _check_class_weight_values(class_weight):
+    """Refuse a ``class_weight`` dict whose weights are not finite numbers >= 0."""
+    if not isinstance(class_weight, dict):
+        return
+    bad = {
+        label: weight
+        for label, weight in class_weight.items()
+        if isinstance(weight, bool)
+        or not isinstance(weight, Real)
+        or not 0 <= weight < np.inf
+    }
+    if bad:
+        raise ValueError(
+            f"class_weight has weights that are not finite numbers >= 0: {bad!r}. "
+            "Give every class a weight of 0 or more, e.g. {label: 2.0}."
+        )
 
 
 def _partial_fit_labels(y, classes):

@@ -194,6 +194,13 @@ class Layer(Configurable):
       :meth:`Layer.get_state`). Update it so that each element goes from its old
       value to its new one in one write: a ``predict`` running meanwhile in
       another thread then sees old or new values, never a half-updated one.
+    * A layer that computes statistics over the batch sets ``min_batch_rows``
+      to the fewest rows a training batch must have (``BatchNorm``: 2, since
+      one row has no variance). The training loop then never forms a smaller
+      batch (a smaller remainder joins the batch before it) and refuses a
+      ``batch_size``, or a ``fit`` or ``partial_fit`` call with fewer rows, with
+      a ``ValueError`` naming the layer. The layer itself must still cope with
+      fewer rows of positive weight (sample weights can leave one).
 
     ONNX export (optional hook). :mod:`sknnlite.onnx` translates every built-in
     layer; a layer of your own converts when it has a method
@@ -261,6 +268,10 @@ class Layer(Configurable):
 
     #: Whether ``forward`` takes the batch's ``sample_weight``.
     uses_sample_weight = False
+
+    #: Fewest rows a training batch must have (more than 1 for layers that
+    #: compute statistics over the batch).
+    min_batch_rows = 1
 
     #: Whether ``forward`` takes ``row_keys``: while training, one ``uint64``
     #: per row derived from the network's input row (equal rows, equal keys).

@@ -60,6 +60,13 @@ class BatchNorm(Layer):
     saved and restored with the weights of the best epoch by early
     stopping.
 
+    A batch of one row has no variance (PyTorch refuses it), so
+    ``min_batch_rows = 2``: the training loop never forms a smaller batch
+    and refuses a ``batch_size`` or a ``partial_fit`` chunk below it. A
+    batch whose weights leave fewer than 2 rows of positive weight, or whose
+    statistics are not finite, still trains ``gamma`` and ``beta`` but does
+    not move the running statistics.
+
     Examples
     --------
     >>> import numpy as np
@@ -82,6 +89,7 @@ class BatchNorm(Layer):
 
     state_attributes = ("running_mean_", "running_var_")
     uses_sample_weight = True
+    min_batch_rows = 2
     uses_workspace = True
 
     def __init__(self, momentum=0.1, epsilon=1e-5):
@@ -99,7 +107,7 @@ class BatchNorm(Layer):
         x = x.toarray() if sparse.issparse(x) else x
         if training:
             mean, var = _weighted_moments(x, sample_weight)
-            self._update_running(mean, var)
+            self._update_running(mean, var, sample_weight, x.shape[0])
         else:
             mean, var = self.running_mean_, self.running_var_
         inv_std = 1 / np.sqrt(var + x.dtype.type(self.epsilon))
@@ -141,8 +149,20 @@ class BatchNorm(Layer):
         grad_out *= self._inv_std
         return grad_out
 
-    def _update_running(self, mean, var):
-        """Move the running statistics towards this batch's."""
+    def _update_running(self, mean, var, sample_weight, n_rows):
+        """Move the running statistics towards this batch's, if they estimate anything.
+
+        Skipped for fewer than ``min_batch_rows`` rows of positive weight
+        (the variance of one row is 0, not an estimate) and for non-finite
+        statistics: either would stay in the running statistics and spoil
+        every later prediction.
+        """
+        if sample_weight is not None:
+            n_rows = np.count_nonzero(sample_weight > 0)
+        if n_rows < self.min_batch_rows or not (
+            np.isfinite(mean).all() and np.isfinite(var).all()
+        ):
+            return
         keep = self.running_mean_.dtype.type(1 - self.momentum)
         take = self.running_mean_.dtype.type(self.momentum)
         for running, batch in ((self.running_mean_, mean), (self.running_var_, var)):

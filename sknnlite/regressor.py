@@ -1,11 +1,13 @@
 """NNRegressor: a neural network regressor as a scikit-learn estimator."""
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import RegressorMixin, clone
 from sklearn.metrics import r2_score
+from sklearn.utils import assert_all_finite
 from sklearn.utils._param_validation import StrOptions
 
-from ._base import BaseNN
+from ._base import START_OVER, BaseNN
 from .losses import LOSSES, Loss, get_loss
 
 __all__ = ["NNRegressor"]
@@ -178,6 +180,29 @@ class NNRegressor(RegressorMixin, BaseNN):
         )
         self.loss = loss
 
+    def _validate_training_data(self, X, y, sample_weight, reset):
+        """Check the data as the base does, and that ``y`` holds usable numbers.
+
+        ``y`` must be finite (``None`` in an object ``y`` is NaN), fit in the
+        dtype of ``X`` (predictions come back in it) and, for a fitted model,
+        have as many targets as it was fitted on. A 1-D ``y`` and a
+        one-column ``y`` both mean one target.
+        """
+        X, y, sample_weight = super()._validate_training_data(
+            X, y, sample_weight, reset
+        )
+        y = _numeric_targets(y)
+        assert_all_finite(y, input_name="y")
+        _check_target_range(y, X.dtype)
+        n_targets = 1 if y.ndim == 1 else y.shape[1]
+        if not reset and n_targets != self.n_outputs_:
+            raise ValueError(
+                f"y has {n_targets} target column(s) but the model was fitted on "
+                f"{self.n_outputs_}. Pass y with {self.n_outputs_} column(s). "
+                f"{START_OVER[bool(self.warm_start)]}"
+            )
+        return X, y, sample_weight
+
     def _encode_targets(self, y, sample_weight, reset, classes=None):
         """Return ``y`` as a 2-D float array, standardised if the loss allows."""
         y = _numeric_targets(y)
@@ -249,10 +274,16 @@ class NNRegressor(RegressorMixin, BaseNN):
 
 
 def _numeric_targets(y):
-    """``y`` as a float array, or a clear error for labels."""
-    y = np.asarray(y)
+    """``y`` as a dense numeric array, or a clear error for labels and dates."""
+    y = np.asarray(y.toarray() if sparse.issparse(y) else y)
     if y.dtype.kind in "biuf":
         return y
+    if y.dtype.kind in "mM":
+        raise ValueError(
+            f"NNRegressor needs numeric targets, got y of dtype {y.dtype} (dates "
+            "or durations). Convert them to numbers first, e.g. durations in "
+            "seconds: y / np.timedelta64(1, 's')."
+        )
     try:
         return y.astype(np.float64)
     except (TypeError, ValueError):
@@ -260,6 +291,18 @@ def _numeric_targets(y):
             f"NNRegressor needs numeric targets, got y of dtype {y.dtype} "
             f"(first value {y.flat[0]!r}). For class labels use NNClassifier."
         ) from None
+
+
+def _check_target_range(y, dtype):
+    """Refuse targets beyond the range of ``dtype``, the dtype of predictions."""
+    largest = float(np.max(np.abs(y))) if y.size else 0.0
+    limit = float(np.finfo(dtype).max)
+    if largest > limit:
+        raise ValueError(
+            f"y has values up to {largest:.3g}, beyond the range of {dtype} "
+            f"({limit:.3g}), the dtype of X that the model trains and predicts in. "
+            "Pass X as float64 (X.astype(np.float64)), or rescale y."
+        )
 
 
 def _weighted_mean_std(targets, sample_weight):

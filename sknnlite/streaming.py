@@ -17,20 +17,26 @@ import numpy as np
 from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 
 from ._base import _make_generator
+from ._config import refuse_bool_numbers
 
 __all__ = ["fit_chunks", "iter_chunks"]
 
+_ITER_CHUNKS_PARAMETERS = {
+    "X": ["array-like", "sparse matrix"],
+    "y": ["array-like"],
+    "chunk_rows": [Interval(Integral, 1, None, closed="left"), None],
+    "sample_weight": ["array-like", None],
+    "random_state": ["random_state"],
+}
 
-@validate_params(
-    {
-        "X": ["array-like", "sparse matrix"],
-        "y": ["array-like"],
-        "chunk_rows": [Interval(Integral, 1, None, closed="left"), None],
-        "sample_weight": ["array-like", None],
-        "random_state": ["random_state"],
-    },
-    prefer_skip_nested_validation=True,
-)
+_FIT_CHUNKS_PARAMETERS = {
+    "estimator": [HasMethods(["partial_fit"])],
+    **_ITER_CHUNKS_PARAMETERS,
+    "n_epochs": [Interval(Integral, 1, None, closed="left")],
+}
+
+
+@validate_params(_ITER_CHUNKS_PARAMETERS, prefer_skip_nested_validation=True)
 def iter_chunks(X, y, chunk_rows=None, *, sample_weight=None, random_state=None):
     """The chunks of one epoch, in random order, each read into memory.
 
@@ -68,23 +74,17 @@ def iter_chunks(X, y, chunk_rows=None, *, sample_weight=None, random_state=None)
     >>> [len(y_chunk) for _, y_chunk, _ in iter_chunks(X, y, 2, random_state=0)]
     [1, 2, 2]
     """
+    refuse_bool_numbers(
+        _ITER_CHUNKS_PARAMETERS,
+        {"chunk_rows": chunk_rows, "random_state": random_state},
+        "iter_chunks",
+    )
     bounds = _chunk_bounds(X, y, sample_weight, chunk_rows)
     order = _make_generator(random_state).permutation(len(bounds))
     return _read_chunks((X, y, sample_weight), bounds, order)
 
 
-@validate_params(
-    {
-        "estimator": [HasMethods(["partial_fit"])],
-        "X": ["array-like", "sparse matrix"],
-        "y": ["array-like"],
-        "chunk_rows": [Interval(Integral, 1, None, closed="left"), None],
-        "n_epochs": [Interval(Integral, 1, None, closed="left")],
-        "random_state": ["random_state"],
-        "sample_weight": ["array-like", None],
-    },
-    prefer_skip_nested_validation=False,
-)
+@validate_params(_FIT_CHUNKS_PARAMETERS, prefer_skip_nested_validation=False)
 def fit_chunks(
     estimator,
     X,
@@ -117,7 +117,9 @@ def fit_chunks(
         Targets, sliced like ``X``.
     chunk_rows : int or None, default=None
         Rows read into memory at once (the last chunk may be shorter).
-        ``None`` uses the row chunks of a Dask array ``X``.
+        ``None`` uses the row chunks of a Dask array ``X``. A chunk with
+        fewer rows than the estimator's layers need in a training batch
+        (``BatchNorm``: 2) is joined to the chunk before it.
     n_epochs : int, default=1
         Passes over the whole data.
     random_state : int, RandomState instance or None, default=None
@@ -159,7 +161,13 @@ def fit_chunks(
     >>> model.n_iter_, model.t_
     (12, 3000)
     """
+    refuse_bool_numbers(
+        _FIT_CHUNKS_PARAMETERS,
+        {"chunk_rows": chunk_rows, "n_epochs": n_epochs, "random_state": random_state},
+        "fit_chunks",
+    )
     bounds = _chunk_bounds(X, y, sample_weight, chunk_rows)
+    bounds = _merge_short_chunks(bounds, _min_batch_rows(estimator))
     rng = _make_generator(random_state)
     for _ in range(n_epochs):
         order = rng.permutation(len(bounds))
@@ -187,6 +195,25 @@ def _chunk_bounds(X, y, sample_weight, chunk_rows):
         )
     starts = np.concatenate([[0], stops])[:-1]
     return [(int(a), int(b)) for a, b in zip(starts, stops, strict=True) if b > a]
+
+
+def _min_batch_rows(estimator):
+    """Fewest rows a ``partial_fit`` call needs (``BatchNorm`` in the layers: 2)."""
+    layers = getattr(estimator, "layers", None) or []
+    return max((getattr(layer, "min_batch_rows", 1) for layer in layers), default=1)
+
+
+def _merge_short_chunks(bounds, min_rows):
+    """Join every chunk of fewer than ``min_rows`` rows to the chunk before it."""
+    merged = []
+    for start, stop in bounds:
+        if merged and (
+            stop - start < min_rows or merged[-1][1] - merged[-1][0] < min_rows
+        ):
+            merged[-1] = (merged[-1][0], stop)
+        else:
+            merged.append((start, stop))
+    return merged
 
 
 def _n_rows(array, name):

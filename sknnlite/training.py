@@ -55,6 +55,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
+from sklearn.utils import gen_batches
 
 from .exceptions import DivergenceWarning
 
@@ -363,6 +364,10 @@ class BatchGatherer:
     y : ndarray of shape (n_samples, n_outputs)
     sample_weight : ndarray of shape (n_samples,) or None
     batch_size : int
+    min_rows : int, default=1
+        Fewest rows a batch may have: a smaller remainder is folded into
+        the batch before it (as ``sklearn.utils.gen_batches`` does), so
+        the last batch may have up to ``batch_size + min_rows - 1`` rows.
 
     Examples
     --------
@@ -375,19 +380,16 @@ class BatchGatherer:
     [[4.0, 3.0], [2.0, 1.0], [0.0]]
     """
 
-    def __init__(self, X, y, sample_weight, batch_size):
+    def __init__(self, X, y, sample_weight, batch_size, min_rows=1):
         self.X, self.y, self.sample_weight = X, y, sample_weight
-        self.batch_size = batch_size
+        self.batch_size, self.min_rows = batch_size, min_rows
+        rows = batch_size + min_rows - 1
         self._x_buf = (
-            None
-            if sparse.issparse(X)
-            else np.empty((batch_size, X.shape[1]), dtype=X.dtype)
+            None if sparse.issparse(X) else np.empty((rows, X.shape[1]), dtype=X.dtype)
         )
-        self._y_buf = np.empty((batch_size, y.shape[1]), dtype=y.dtype)
+        self._y_buf = np.empty((rows, y.shape[1]), dtype=y.dtype)
         self._w_buf = (
-            None
-            if sample_weight is None
-            else np.empty(batch_size, dtype=sample_weight.dtype)
+            None if sample_weight is None else np.empty(rows, dtype=sample_weight.dtype)
         )
 
     def batches(self, order):
@@ -396,12 +398,13 @@ class BatchGatherer:
         ``order`` is a permutation of the rows, or ``None`` for row order.
         """
         n_samples = self.y.shape[0]
-        for start in range(0, n_samples, self.batch_size):
-            stop = min(start + self.batch_size, n_samples)
+        for rows in gen_batches(
+            n_samples, self.batch_size, min_batch_size=self.min_rows
+        ):
             if order is None:
-                yield self._slice(slice(start, stop))
+                yield self._slice(rows)
             else:
-                yield self._take(order[start:stop])
+                yield self._take(order[rows])
 
     def _slice(self, rows):
         """Contiguous batch: views, no copy."""
@@ -617,37 +620,73 @@ class TrainingLoop:
         self._in_epoch = False
         self._epoch_start = None
         self._clock = time.perf_counter()
-        self.gatherer = BatchGatherer(*train, self._batch_size(train[1].shape[0]))
+        min_rows, where = _min_batch_rows(self.network)
+        batch_size = self._batch_size(train[1].shape[0], min_rows, where)
+        self.gatherer = BatchGatherer(*train, batch_size, min_rows)
 
     def _split(self, X, targets, sample_weight, stratify):
-        """Hold out ``validation_fraction`` of the rows when early stopping."""
+        """Hold out ``validation_fraction`` of the rows when early stopping.
+
+        Only rows of positive weight are held out, so that the validation
+        score weighs every held-out row (meta-estimators such as
+        ``BaggingRegressor`` give many rows weight 0); rows of weight 0 stay
+        in the training part, where they teach nothing. The split is
+        stratified by ``stratify`` when every class can have a row on each
+        side, and plain random otherwise.
+        """
         settings = self.settings
         if not settings.early_stopping or settings.incremental:
             return (X, targets, sample_weight), None
-        arrays = [X, targets] + ([] if sample_weight is None else [sample_weight])
-        parts = train_test_split(
-            *arrays,
+        weighted = sample_weight is not None
+        n_samples = targets.shape[0]
+        rows = np.flatnonzero(sample_weight > 0) if weighted else np.arange(n_samples)
+        n_held = math.ceil(settings.validation_fraction * rows.size)
+        if n_held < 2 or rows.size - n_held < 1:
+            raise ValueError(self._split_size_message(n_held, rows.size, weighted))
+        labels = None if stratify is None else stratify[rows]
+        train_rows, held_rows = train_test_split(
+            rows,
             test_size=settings.validation_fraction,
             random_state=int(self.rng.integers(np.iinfo(np.int32).max)),
-            stratify=stratify,
+            stratify=_stratify_if_possible(labels, n_held, rows.size),
         )
-        train, held_out = parts[0::2], parts[1::2]
-        if held_out[1].shape[0] < 2:
-            raise ValueError(
-                f"validation_fraction={settings.validation_fraction} leaves "
-                f"{held_out[1].shape[0]} validation sample(s) out of "
-                f"{targets.shape[0]}; early stopping needs at least 2. Increase "
-                "validation_fraction or set early_stopping=False."
+        if weighted:
+            train_rows = np.concatenate(
+                [train_rows, np.flatnonzero(sample_weight == 0)]
             )
-        if sample_weight is None:
-            train, held_out = train + [None], held_out + [None]
-        return tuple(train), tuple(held_out)
+        data = (X, targets, sample_weight)
+        return _take_rows(data, train_rows), _take_rows(data, held_rows)
 
-    def _batch_size(self, n_samples):
-        """``"auto"`` is ``min(200, n_samples)``; larger sizes are clipped."""
+    def _split_size_message(self, n_held, n_rows, weighted):
+        """Why ``validation_fraction`` cannot split ``n_rows`` rows, and the fix."""
+        counted = " of positive sample_weight" if weighted else ""
+        return (
+            f"validation_fraction={self.settings.validation_fraction} leaves "
+            f"{n_held} validation sample(s) and {n_rows - n_held} to train on, out "
+            f"of {n_rows} samples{counted}; early stopping needs at least 2 "
+            "validation samples and 1 to train on. Choose a validation_fraction "
+            "that leaves both, or set early_stopping=False."
+        )
+
+    def _batch_size(self, n_samples, min_rows=1, where=None):
+        """``"auto"`` is ``min(200, n_samples)``; larger sizes are clipped.
+
+        Raises ``ValueError`` when the layer ``where`` needs more rows in a
+        training batch (its ``min_batch_rows``) than the data or
+        ``batch_size`` give.
+        """
+        if n_samples < min_rows:
+            raise ValueError(self._too_few_rows_message(n_samples, min_rows, where))
         batch_size = self.settings.batch_size
         if batch_size == "auto":
             return min(200, n_samples)
+        if batch_size < min_rows and not self.optimizer.full_batch:
+            raise ValueError(
+                f"batch_size={batch_size} is too small for {where}, which computes "
+                f"statistics over each training batch and needs at least {min_rows} "
+                f"rows in one (a single row has no variance). Use batch_size="
+                f"{min_rows} or more."
+            )
         if batch_size > n_samples and not self.optimizer.full_batch:
             self.warnings.append(
                 (
@@ -657,6 +696,22 @@ class TrainingLoop:
                 )
             )
         return min(batch_size, n_samples)
+
+    def _too_few_rows_message(self, n_samples, min_rows, where):
+        """Why ``n_samples`` training rows cannot make one batch, and the fix."""
+        settings = self.settings
+        if settings.incremental:
+            call, fix = "partial_fit", f"pass chunks of at least {min_rows} rows"
+        elif settings.early_stopping:
+            call = "fit (after holding out the validation samples)"
+            fix = "give more samples or set early_stopping=False"
+        else:
+            call, fix = "fit", f"give at least {min_rows} samples"
+        return (
+            f"{call} got {n_samples} sample(s) to train on, but {where} computes "
+            f"statistics over each training batch and needs at least {min_rows} "
+            f"rows in one. To train, {fix}; the model is left as it was."
+        )
 
     # ------------------------------------------------------- mini-batches
     def _run_epochs(self, train, validation):
@@ -906,13 +961,18 @@ class TrainingLoop:
             kept = self._restore_after_divergence()
             self.optimizer.initialize(self.network.coef)
             self._in_epoch = False
+        causes = (
+            self._likely_causes(unstable=True)
+            if self._data_magnitude > UNSCALED_INPUT
+            else f"The most likely cause is a learning rate too large: {rate}. If "
+            "the features are not standardised, scale them first (e.g. "
+            "StandardScaler in a Pipeline)."
+        )
         self._warn(
             DivergenceWarning,
             f"Training diverged in epoch {epoch}: the loss reached {value:.3g} (the "
             f"reference, at the start of training, was {self._reference_text()}). "
-            f"Training stopped; {kept}. The most likely cause is a learning rate "
-            f"too large: {rate}. If the features are not standardised, scale them "
-            "first (e.g. StandardScaler in a Pipeline).",
+            f"Training stopped; {kept}. {causes}",
         )
         return None
 
@@ -1240,6 +1300,39 @@ class _InterruptGuard:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
         return False
+
+
+def _min_batch_rows(network):
+    """Fewest rows a training batch needs, and the layer that needs them.
+
+    Returns ``(rows, where)``, ``where`` naming the layer as
+    ``"layers[2] (BatchNorm)"`` (None when no layer needs more than one row).
+    """
+    rows, where = 1, None
+    for index, layer in enumerate(network.layers):
+        needed = getattr(layer, "min_batch_rows", 1)
+        if needed > rows:
+            rows, where = needed, f"layers[{index}] ({type(layer).__name__})"
+    return rows, where
+
+
+def _stratify_if_possible(labels, n_held, n_rows):
+    """``labels``, or None when a stratified split cannot be made.
+
+    Stratifying needs at least 2 rows of every class and room for one row
+    of each class on both sides (``StratifiedShuffleSplit``'s conditions).
+    """
+    if labels is None:
+        return None
+    counts = np.unique(labels, return_counts=True)[1]
+    if counts.min() < 2 or min(n_held, n_rows - n_held) < counts.size:
+        return None
+    return labels
+
+
+def _take_rows(data, rows):
+    """``(X, targets, sample_weight)`` restricted to ``rows``."""
+    return tuple(None if array is None else array[rows] for array in data)
 
 
 def _rate_advice(learning_rate):
