@@ -19,6 +19,7 @@ from .blocks import Residual, Sequential
 from .classifier import NNClassifier
 from .display import LossCurveDisplay
 from .dropout import Dropout
+from .exceptions import DivergenceWarning, SknnliteVersionWarning
 from .layers import Dense, Layer
 from .losses import (
     AbsoluteError,
@@ -72,5 +73,7 @@ __all__ = [
     "LBFGS",
     "Network",
     "LossCurveDisplay",
+    "DivergenceWarning",
+    "SknnliteVersionWarning",
     "__version__",
 ]

@@ -221,35 +221,62 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
 
         Trains fresh copies of ``layers`` (or, with ``warm_start=True`` on a
         fitted model, continues from the current weights and optimizer
-        state) for up to ``max_iter`` epochs; see the README's "Training"
-        section for the stopping, divergence and best-weights rules.
+        state) for up to ``max_iter`` epochs. The stopping, divergence and
+        best-weights rules are in the user guide, "How a fit ends", and in
+        :mod:`sknnlite.training`.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data.
+            Training data. float32 trains in float32; anything else numeric
+            in float64.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Targets.
+            Targets: numbers for ``NNRegressor``; class labels of any type,
+            or a 0/1 indicator matrix of shape (n_samples, n_labels), for
+            ``NNClassifier``.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; ``None`` weighs every sample 1.
+            Non-negative weights; ``None`` weighs every sample 1. A weight
+            of 2 counts like a repeated row.
 
         Returns
         -------
         self : estimator instance
+            The fitted estimator.
 
         Raises
         ------
         ValueError
-            On invalid data or settings, or when a new model diverges before
-            finishing one epoch. A model fitted before is left as it was.
+            On invalid data or settings (the message names the parameter and
+            the fix), or when a new model diverges before finishing one
+            epoch. If ``fit`` raises, a model fitted before is left exactly
+            as it was.
+        TypeError
+            If ``layers`` holds something that is not a layer.
 
         Warns
         -----
         DivergenceWarning
-            Training diverged; the best weights were restored.
+            Training diverged; it stopped, the best weights were restored and
+            the optimizer state was reset.
         sklearn.exceptions.ConvergenceWarning
-            ``max_iter`` was reached, training was unstable (the best weights
-            were restored), or the loss did not decrease.
+            ``max_iter`` (or L-BFGS's ``max_fun``) was reached, training was
+            unstable (the best weights were restored), the loss did not
+            decrease, or the fitted network fits its training data worse than
+            a constant.
+        UserWarning
+            ``batch_size`` is larger than the data (it is clipped), or
+            training was interrupted with Ctrl-C (the finished epochs are
+            kept).
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_friedman1
+        >>> from sknnlite import NNRegressor
+        >>> X, y = make_friedman1(n_samples=200, random_state=0)
+        >>> model = NNRegressor(learning_rate=0.01, tol=1e-3, random_state=0)
+        >>> model = model.fit(X, y)
+        >>> model.n_iter_ == len(model.loss_curve_)
+        True
         """
         warm = self.warm_start and hasattr(self, "network_")
         return self._fit(X, y, sample_weight, incremental=False, new_model=not warm)
@@ -264,7 +291,8 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
         is one epoch: ``n_iter_``, ``t_`` and ``loss_curve_`` grow by one
         epoch. There is no early stopping or convergence check: the caller
         decides when to stop. A call that diverges is undone, with a
-        ``DivergenceWarning``.
+        ``DivergenceWarning``. Only mini-batch optimizers (Adam, SGD) have
+        it: with ``optimizer="lbfgs"`` the method does not exist.
 
         Parameters
         ----------
@@ -278,6 +306,36 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
         Returns
         -------
         self : estimator instance
+            The updated estimator.
+
+        Raises
+        ------
+        ValueError
+            On invalid data or settings, a different number of features than
+            the first call, or when a new model diverges in its first call.
+            If the call raises, the model is left exactly as it was.
+        TypeError
+            If ``layers`` holds something that is not a layer.
+
+        Warns
+        -----
+        DivergenceWarning
+            The call diverged and was undone.
+        UserWarning
+            ``batch_size`` is larger than the data (it is clipped), or the
+            call was interrupted with Ctrl-C (and undone).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import make_friedman1
+        >>> from sknnlite import NNRegressor
+        >>> X, y = make_friedman1(n_samples=400, random_state=0)
+        >>> model = NNRegressor(learning_rate=0.01, random_state=0)
+        >>> for rows in np.array_split(np.arange(400), 4):
+        ...     model = model.partial_fit(X[rows], y[rows])
+        >>> model.n_iter_, model.t_
+        (4, 400)
         """
         new = not hasattr(self, "network_")
         return self._fit(X, y, sample_weight, incremental=True, new_model=new)

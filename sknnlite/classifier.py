@@ -56,11 +56,14 @@ class NNClassifier(ClassifierMixin, BaseNN):
         unit for binary ``y`` and one per class (or label) otherwise. No
         output activation: the loss applies the sigmoid or softmax. ``None``
         means ``[Dense(100), ReLU(), Dense()]``.
-    optimizer : {"adam", "sgd"} or Optimizer, default="adam"
-        Optimizer name or object (``Adam(beta_1=0.8)``, ``SGD(momentum=0.5)``);
-        its settings are tunable as ``optimizer__<name>``.
+    optimizer : {"adam", "sgd", "lbfgs"} or Optimizer, default="adam"
+        Optimizer name or object (``Adam(beta_1=0.8)``, ``SGD(momentum=0.5)``,
+        ``LBFGS(max_fun=5000)``); its settings are tunable as
+        ``optimizer__<name>``. ``"lbfgs"`` trains on all the data at once and
+        has no ``partial_fit``.
     learning_rate : float, default=0.001
-        Step size of whichever optimizer.
+        Step size of Adam and SGD (the initial one, with an SGD schedule).
+        L-BFGS ignores it: its line search chooses each step.
     alpha : float, default=0.0001
         Strength of the L2 penalty on weights (not biases).
     batch_size : int or "auto", default="auto"
@@ -68,8 +71,11 @@ class NNClassifier(ClassifierMixin, BaseNN):
     max_iter : int, default=200
         Maximum number of epochs (passes over the data).
     tol : float, default=1e-4
-        Minimum improvement of the training loss (or validation accuracy with
-        ``early_stopping``) that counts as progress.
+        Minimum improvement that counts as progress: of the training loss,
+        in the units of ``loss_curve_`` (cross-entropy in nats per sample),
+        or, with ``early_stopping``, of the validation accuracy. L-BFGS also
+        passes it to SciPy as the gradient tolerance ``gtol``, and without
+        early stopping stops by SciPy's tests alone.
     n_iter_no_change : int, default=10
         Stop after this many epochs without progress.
     shuffle : bool, default=True
@@ -86,7 +92,9 @@ class NNClassifier(ClassifierMixin, BaseNN):
     validation_fraction : float, default=0.1
         Share of the training data held out for early stopping.
     verbose : bool, default=False
-        Print one line per epoch.
+        Print a table with one row per epoch: training loss, validation
+        loss and accuracy (with ``early_stopping``), a ``*`` on a new best
+        epoch, and seconds.
     class_weight : dict, "balanced" or None, default=None
         Weights per class, ``{label: weight}``, multiplied into
         ``sample_weight``; the product weighs the loss and, with
@@ -111,11 +119,16 @@ class NNClassifier(ClassifierMixin, BaseNN):
     loss_ : float
         Training loss of the last epoch.
     loss_curve_ : list of float
-        Training loss per epoch.
+        Training loss per epoch: the mean of the epoch's batch losses plus
+        the L2 penalty.
     best_loss_ : float or None
         Lowest training loss (``None`` with ``early_stopping``).
     validation_scores_ : list of float or None
         Validation accuracy per epoch (with ``early_stopping``).
+    validation_loss_curve_ : list of float or None
+        Cross-entropy on the held-out data per epoch (with
+        ``early_stopping``), in the units of ``loss_curve_`` but without the
+        L2 penalty.
     best_validation_score_ : float or None
         Best validation accuracy (with ``early_stopping``).
     n_iter_ : int
@@ -124,11 +137,22 @@ class NNClassifier(ClassifierMixin, BaseNN):
         Training samples seen in total.
     n_features_in_ : int
         Number of features seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, when ``X`` was a DataFrame with string column names.
     n_outputs_ : int
         Width of the network's output: 1 for binary ``y``, else the number
         of classes or labels.
+    coefs_ : list of ndarray
+        Weight matrices of the layers that have one, first layer first, as
+        in ``MLPClassifier`` (views into ``network_.coef``).
+    intercepts_ : list of ndarray
+        Bias vectors of the layers that have one, as in ``MLPClassifier``.
+
+    See Also
+    --------
+    NNRegressor : The regressor with the same parameters.
+    sklearn.neural_network.MLPClassifier : scikit-learn's multi-layer
+        perceptron; the user guide maps its parameters to these.
 
     Examples
     --------
@@ -137,7 +161,7 @@ class NNClassifier(ClassifierMixin, BaseNN):
     >>> X, y = load_iris(return_X_y=True)
     >>> names = load_iris().target_names[y]
     >>> model = NNClassifier([Dense(16), ReLU(), Dense()], learning_rate=0.01,
-    ...                      max_iter=100, random_state=0).fit(X, names)
+    ...                      tol=1e-3, random_state=0).fit(X, names)
     >>> model.classes_
     array(['setosa', 'versicolor', 'virginica'], dtype='<U10')
     >>> model.predict_proba(X[:2]).shape
@@ -211,6 +235,40 @@ class NNClassifier(ClassifierMixin, BaseNN):
         Returns
         -------
         self : estimator instance
+            The updated estimator.
+
+        Raises
+        ------
+        ValueError
+            If ``classes`` is missing on the first call or differs from
+            ``classes_`` later, ``y`` has a label not in ``classes_``,
+            ``class_weight="balanced"`` (one batch does not show the class
+            frequencies: pass a dict), on invalid data or settings, or when a
+            new model diverges in its first call. If the call raises, the
+            model is left exactly as it was.
+        TypeError
+            If ``layers`` holds something that is not a layer.
+
+        Warns
+        -----
+        DivergenceWarning
+            The call diverged and was undone.
+        UserWarning
+            ``batch_size`` is larger than the data (it is clipped), or the
+            call was interrupted with Ctrl-C (and undone).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import load_iris
+        >>> from sknnlite import NNClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> order = np.random.default_rng(0).permutation(len(y))
+        >>> model = NNClassifier(learning_rate=0.01, random_state=0)
+        >>> for rows in np.array_split(order, 3):
+        ...     model = model.partial_fit(X[rows], y[rows], classes=[0, 1, 2])
+        >>> model.classes_, model.n_iter_
+        (array([0, 1, 2]), 3)
         """
         new = not hasattr(self, "network_")
         self._check_partial_fit_settings(classes, first=new)
@@ -403,7 +461,7 @@ class NNClassifier(ClassifierMixin, BaseNN):
 
         Returns
         -------
-        scores : ndarray of shape (n_samples,) or (n_samples, n_outputs_)
+        scores : ndarray of shape (n_samples,) or (n_samples, `n_outputs_`)
             For binary ``y``, one score per sample: positive means
             ``classes_[1]``. Otherwise one logit per class or label.
         """

@@ -78,7 +78,8 @@ class LossCurveDisplay:
     >>> from sknnlite import NNRegressor
     >>> from sknnlite.display import LossCurveDisplay
     >>> X, y = make_friedman1(n_samples=200, random_state=0)
-    >>> model = NNRegressor(max_iter=30, early_stopping=True, random_state=0)
+    >>> model = NNRegressor(learning_rate=0.01, tol=1e-3, early_stopping=True,
+    ...                     random_state=0)
     >>> display = LossCurveDisplay.from_estimator(model.fit(X, y))
     >>> len(display.line_.get_xdata()) == model.n_iter_
     True

@@ -47,6 +47,23 @@ class Dropout(Layer):
     masks from ``rng_`` directly. The gradient checkers in
     :mod:`sknnlite.testing` rewind ``rng_`` before every forward, so a check
     sees one fixed mask.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import Dense, Dropout, NNRegressor, ReLU
+    >>> layer = Dropout(0.5)
+    >>> layer.build(4, np.random.default_rng(0), np.dtype("float64"))
+    4
+    >>> x = np.ones((2, 4))
+    >>> print(layer.forward(x, training=True))  # zeroed or doubled
+    [[0. 2. 0. 2.]
+     [2. 2. 2. 0.]]
+    >>> print(layer.forward(x))  # the identity at predict
+    [[1. 1. 1. 1.]
+     [1. 1. 1. 1.]]
+    >>> NNRegressor([Dense(64), ReLU(), Dropout(0.2), Dense()])
+    NNRegressor(layers=[Dense(64), ReLU(), Dropout(0.2), Dense()])
     """
 
     _parameter_constraints = {"rate": [Interval(Real, 0, 1, closed="left")]}

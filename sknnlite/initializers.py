@@ -68,6 +68,18 @@ def get_initializer(name, argument="init"):
     Returns
     -------
     initializer : callable
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite.initializers import get_initializer
+    >>> he = get_initializer("he_uniform")
+    >>> he((3, 2), 3, 2, np.random.default_rng(0), np.float64).shape
+    (3, 2)
+    >>> get_initializer("he")
+    Traceback (most recent call last):
+        ...
+    ValueError: init='he' is not a known initialiser. Use one of ['glorot_normal', ...].
     """
     try:
         return INITIALIZERS[name]

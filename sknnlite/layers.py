@@ -1,120 +1,8 @@
 """The layer contract, the ``Dense`` layer and the buffers of an inference call.
 
-A layer is a small object with three methods. The network that owns it
-calls them in this order:
-
-1. ``build(n_inputs, rng, dtype)`` once, with the width of its input, a
-   :class:`numpy.random.Generator` and the floating dtype of the network. It
-   creates its trainable arrays with :meth:`Layer.add_param` and returns its
-   output width, a positive ``int``.
-2. ``forward(x, training=False)`` on a batch ``x`` of shape ``(n_samples,
-   n_inputs)``. It returns the output, of shape ``(n_samples, n_outputs)``
-   and the network's dtype, with ``n_outputs`` the width ``build`` returned.
-
-   * ``training=True``: it may keep on the layer (``self._x = x``) whatever
-     ``backward`` will need, and may return a buffer that it reuses on its
-     next training call.
-   * ``training=False`` (``predict``): a pure function of the parameters. It
-     writes nothing on ``self`` (no cache, no buffer, no counter) and returns
-     an array that no later call will overwrite: one it allocated, or ``x``
-     itself. A fitted model can then serve many threads at once, and a large
-     ``predict`` leaves no memory behind.
-3. ``backward(grad_out)`` with the gradient of the loss with respect to the
-   output of the last training ``forward``. It writes the gradient of every
-   parameter into ``self.grads[name]`` *in place* (``self.grads["W"][...] =
-   ...``) and returns the gradient with respect to the input, of the input's
-   shape. It never changes ``self.params``: updating them is the
-   optimizer's job.
-
-Every layer exposes its parameters the same way: ``self.params`` and
-``self.grads`` are dicts with identical keys whose arrays have identical
-shapes. After ``build`` the network moves all parameters of all layers into
-one contiguous buffer and replaces the arrays in ``params`` and ``grads`` by
-views into it, so that an optimizer step is a handful of vectorised
-operations over every parameter at once.
-
-Conventions that keep this fast and correct:
-
-* ``forward`` must not modify ``x``; ``backward`` may overwrite ``grad_out``.
-* Attributes whose name starts with ``_`` are scratch (caches, buffers): they
-  are dropped when the layer is pickled. Anything that must survive pickling
-  (such as running statistics) needs a public name ending in ``_``.
-* ``__init__`` only stores its arguments (like a scikit-learn estimator), so
-  the layer can be cloned and its settings tuned with ``set_params``.
-
-What the network checks, on the first batch of every ``fit`` and
-``partial_fit`` (``Network.forward(..., check=True)`` and
-``Network.backward(..., check=True)``): that every layer implements
-``forward`` and ``backward``, that each output has one row per input row,
-the width ``build`` returned and the network's dtype, that each input
-gradient has the input's shape, and that gradients were written in place.
-Errors name the layer as ``layers[i] (ClassName)``. ``build_layer`` checks
-the width ``build`` returns. :func:`sknnlite.testing.check_layer` checks all
-of this and more (numerical gradients, purity of inference under threads,
-pickling, cloning) on a layer alone: run it on every layer you write.
-
-Optional parts of the contract, for layers that need them:
-
-* ``uses_workspace = True``: at inference the layer is called as
-  ``forward(x, training=False, workspace=ws)``, with a :class:`Workspace`
-  owned by the call (one per layer and call of ``Network.predict``, reused
-  across the call's blocks of rows). Arrays taken from it with
-  ``ws.scratch(name, shape, dtype)`` are reused from block to block without
-  belonging to the layer, and ``ws.input_is_scratch`` says whether the layer
-  may write its output over ``x`` (an array of the call that nothing reads
-  afterwards). Called directly, without ``workspace``, the layer must work
-  too (allocate afresh). The built-in layers use this to predict as fast as
-  with buffers kept on the layer.
-* ``uses_sample_weight = True``: while training, the layer is called as
-  ``forward(x, training, sample_weight=w)`` with the batch's weights (or
-  ``None``), so that a weight of 2 means the same as a repeated row.
-* ``uses_row_keys = True``: while training, the layer is called as
-  ``forward(x, training, row_keys=keys)`` with one ``uint64`` per row that
-  depends only on the row's input features; randomness drawn from it (as
-  ``Dropout`` does) treats a repeated row like a weighted one.
-* Randomness during ``forward`` (``Dropout``) is drawn from a generator kept
-  as a public attribute, e.g. ``self.rng_``, derived from the one ``build``
-  receives: it is pickled with the layer, so training continues
-  reproducibly, and the gradient checkers in :mod:`sknnlite.testing` rewind
-  every generator attribute before each forward so the draws are fixed for
-  the duration of a check.
-* State that training updates but the optimizer does not (``BatchNorm``'s
-  running statistics) is listed in ``state_attributes``; early stopping
-  saves and restores it together with the weights (see
-  :meth:`Layer.get_state`). Update it so that each element goes from its old
-  value to its new one in one write: a ``predict`` running meanwhile in
-  another thread then sees old or new values, never a half-updated one.
-* A layer that sets ``uses_sample_weight = True`` is called as
-  ``forward(x, training, sample_weight=w)`` with the batch's weights (or
-  ``None``), so that a weight of 2 means the same as a repeated row.
-* A layer that computes statistics over the batch sets ``min_batch_rows``
-  to the fewest rows a training batch must have (``BatchNorm``: 2, since
-  one row has no variance). The training loop then never forms a smaller
-  batch (a smaller remainder joins the batch before it) and refuses a
-  ``batch_size``, or a ``fit`` or ``partial_fit`` call with fewer rows, with
-  a ``ValueError`` naming the layer. The layer itself must still cope with
-  fewer rows of positive weight (sample weights can leave one).
-* A layer that sets ``uses_row_keys = True`` is called, while training, as
-  ``forward(x, training, row_keys=keys)`` with one ``uint64`` per row that
-  depends only on the row's input features; randomness drawn from it (as
-  ``Dropout`` does) treats a repeated row like a weighted one.
-
-ONNX export (optional hook). :mod:`sknnlite.onnx` translates every built-in
-layer; a layer of your own converts when it has a method
-``onnx_forward(graph, x)``. It receives an :class:`sknnlite.onnx.OnnxGraph`
-and the name of its input tensor (shape ``(N, n_inputs)``, in the model's
-dtype ``graph.dtype``), adds its predict-time computation with
-``graph.node(op_type, inputs, **attributes)`` and ``graph.constant(value)``
-(ONNX operators, e.g. ``"MatMul"``, ``"Add"``, ``"Tanh"``, ``"Where"``), and
-returns the name of its output::
-
-    def onnx_forward(self, graph, x):
-        return graph.node("Mul", [x, graph.constant(self.params["s"])])
-
-Training and ``predict`` never call it, so defining it needs no ONNX
-package. Without it, converting a model that contains the layer raises
-``ValueError`` naming the layer's class, its position ``layers[i]`` and this
-method.
+The contract every layer follows is documented once, on :class:`Layer`
+(``help(sknnlite.Layer)``); :func:`sknnlite.testing.check_layer` checks a
+layer against it.
 """
 
 from numbers import Integral
@@ -181,6 +69,19 @@ class Workspace:
         Whether the layer may overwrite its input ``x``: True when ``x`` is
         an array of this call (the output of the layer below) that nothing
         reads afterwards; never for the caller's data.
+
+    Examples
+    --------
+    A layer with ``uses_workspace = True`` takes its inference buffers from the
+    workspace of the call, never from itself:
+
+    >>> import numpy as np
+    >>> from sknnlite.layers import Workspace
+    >>> workspace = Workspace()
+    >>> first = workspace.scratch("_out", (4, 3), np.float64)
+    >>> again = workspace.scratch("_out", (2, 3), np.float64)  # a smaller block
+    >>> again.shape, np.shares_memory(first, again)
+    ((2, 3), True)
     """
 
     __slots__ = ("_arrays", "_nested", "input_is_scratch")
@@ -228,7 +129,116 @@ class Workspace:
 
 
 class Layer(Configurable):
-    """Base class of all layers; see the module docstring for the contract.
+    """Base class of all layers, and the contract every layer follows.
+
+    A layer is a small object with three methods, ``build``, ``forward`` and
+    ``backward``. The network that owns it calls them in this order:
+
+    1. ``build(n_inputs, rng, dtype)`` once, with the width of its input, a
+       :class:`numpy.random.Generator` and the floating dtype of the network. It
+       creates its trainable arrays with :meth:`Layer.add_param` and returns its
+       output width, a positive ``int``.
+    2. ``forward(x, training=False)`` on a batch ``x`` of shape ``(n_samples,
+       n_inputs)``. It returns the output, of shape ``(n_samples, n_outputs)``
+       and the network's dtype, with ``n_outputs`` the width ``build`` returned.
+
+       * ``training=True``: it may keep on the layer (``self._x = x``) whatever
+         ``backward`` will need, and may return a buffer that it reuses on its
+         next training call.
+       * ``training=False`` (``predict``): a pure function of the parameters. It
+         writes nothing on ``self`` (no cache, no buffer, no counter) and returns
+         an array that no later call will overwrite: one it allocated, or ``x``
+         itself. A fitted model can then serve many threads at once, and a large
+         ``predict`` leaves no memory behind.
+    3. ``backward(grad_out)`` with the gradient of the loss with respect to the
+       output of the last training ``forward``. It writes the gradient of every
+       parameter into ``self.grads[name]`` *in place* (``self.grads["W"][...] =
+       ...``) and returns the gradient with respect to the input, of the input's
+       shape. It never changes ``self.params``: updating them is the
+       optimizer's job.
+
+    Every layer exposes its parameters the same way: ``self.params`` and
+    ``self.grads`` are dicts with identical keys whose arrays have identical
+    shapes. After ``build`` the network moves all parameters of all layers into
+    one contiguous buffer and replaces the arrays in ``params`` and ``grads`` by
+    views into it, so that an optimizer step is a handful of vectorised
+    operations over every parameter at once.
+
+    Conventions that keep this fast and correct:
+
+    * ``forward`` must not modify ``x``; ``backward`` may overwrite ``grad_out``.
+    * Attributes whose name starts with ``_`` are scratch (caches, buffers): they
+      are dropped when the layer is pickled. Anything that must survive pickling
+      (such as running statistics) needs a public name ending in ``_``.
+    * ``__init__`` only stores its arguments (like a scikit-learn estimator), so
+      the layer can be cloned and its settings tuned with ``set_params``.
+
+    What the network checks, on the first batch of every ``fit`` and
+    ``partial_fit`` (``Network.forward(..., check=True)`` and
+    ``Network.backward(..., check=True)``): that every layer implements
+    ``forward`` and ``backward``, that each output has one row per input row,
+    the width ``build`` returned and the network's dtype, that each input
+    gradient has the input's shape, and that gradients were written in place.
+    Errors name the layer as ``layers[i] (ClassName)``. ``build_layer`` checks
+    the width ``build`` returns. :func:`sknnlite.testing.check_layer` checks all
+    of this and more (numerical gradients, purity of inference under threads,
+    pickling, cloning) on a layer alone: run it on every layer you write.
+
+    Optional parts of the contract, for layers that need them:
+
+    * ``uses_workspace = True``: at inference the layer is called as
+      ``forward(x, training=False, workspace=ws)``, with a :class:`Workspace`
+      owned by the call (one per layer and call of ``Network.predict``, reused
+      across the call's blocks of rows). Arrays taken from it with
+      ``ws.scratch(name, shape, dtype)`` are reused from block to block without
+      belonging to the layer, and ``ws.input_is_scratch`` says whether the layer
+      may write its output over ``x`` (an array of the call that nothing reads
+      afterwards). Called directly, without ``workspace``, the layer must work
+      too (allocate afresh). The built-in layers use this to predict as fast as
+      with buffers kept on the layer.
+    * ``uses_sample_weight = True``: while training, the layer is called as
+      ``forward(x, training, sample_weight=w)`` with the batch's weights (or
+      ``None``), so that a weight of 2 means the same as a repeated row.
+    * ``uses_row_keys = True``: while training, the layer is called as
+      ``forward(x, training, row_keys=keys)`` with one ``uint64`` per row that
+      depends only on the row's input features; randomness drawn from it (as
+      ``Dropout`` does) treats a repeated row like a weighted one.
+    * Randomness during ``forward`` (``Dropout``) is drawn from a generator kept
+      as a public attribute, e.g. ``self.rng_``, derived from the one ``build``
+      receives: it is pickled with the layer, so training continues
+      reproducibly, and the gradient checkers in :mod:`sknnlite.testing` rewind
+      every generator attribute before each forward so the draws are fixed for
+      the duration of a check.
+    * State that training updates but the optimizer does not (``BatchNorm``'s
+      running statistics) is listed in ``state_attributes``; early stopping
+      saves and restores it together with the weights (see
+      :meth:`Layer.get_state`). Update it so that each element goes from its old
+      value to its new one in one write: a ``predict`` running meanwhile in
+      another thread then sees old or new values, never a half-updated one.
+    * A layer that computes statistics over the batch sets ``min_batch_rows``
+      to the fewest rows a training batch must have (``BatchNorm``: 2, since
+      one row has no variance). The training loop then never forms a smaller
+      batch (a smaller remainder joins the batch before it) and refuses a
+      ``batch_size``, or a ``fit`` or ``partial_fit`` call with fewer rows, with
+      a ``ValueError`` naming the layer. The layer itself must still cope with
+      fewer rows of positive weight (sample weights can leave one).
+
+    ONNX export (optional hook). :mod:`sknnlite.onnx` translates every built-in
+    layer; a layer of your own converts when it has a method
+    ``onnx_forward(graph, x)``. It receives an :class:`sknnlite.onnx.OnnxGraph`
+    and the name of its input tensor (shape ``(N, n_inputs)``, in the model's
+    dtype ``graph.dtype``), adds its predict-time computation with
+    ``graph.node(op_type, inputs, **attributes)`` and ``graph.constant(value)``
+    (ONNX operators, e.g. ``"MatMul"``, ``"Add"``, ``"Tanh"``, ``"Where"``), and
+    returns the name of its output::
+
+        def onnx_forward(self, graph, x):
+            return graph.node("Mul", [x, graph.constant(self.params["s"])])
+
+    Training and ``predict`` never call it, so defining it needs no ONNX
+    package. Without it, converting a model that contains the layer raises
+    ``ValueError`` naming the layer's class, its position ``layers[i]`` and this
+    method.
 
     Attributes
     ----------
@@ -238,6 +248,29 @@ class Layer(Configurable):
         Gradients of the loss, same keys and shapes as ``params``.
     decayed : list of str
         Names of the parameters the L2 penalty applies to.
+
+    Examples
+    --------
+    A learnable per-feature scale, checked against the contract:
+
+    >>> import numpy as np
+    >>> from sknnlite import Layer
+    >>> from sknnlite.testing import check_layer
+    >>> class Scale(Layer):
+    ...     # Multiplies each feature by a learned factor.
+    ...     def build(self, n_inputs, rng, dtype):
+    ...         self.add_param("s", np.ones(n_inputs, dtype=dtype))
+    ...         return n_inputs
+    ...
+    ...     def forward(self, x, training=False):
+    ...         if training:
+    ...             self._x = x  # backward needs it; predict keeps nothing
+    ...         return x * self.params["s"]
+    ...
+    ...     def backward(self, grad_out):
+    ...         self.grads["s"][...] = (grad_out * self._x).sum(axis=0)
+    ...         return grad_out * self.params["s"]
+    >>> check_layer(Scale(), n_inputs=3)  # raises AssertionError listing problems
     """
 
     #: Initialiser a preceding ``Dense(init="auto")`` should use.
@@ -398,6 +431,14 @@ def build_layer(layer, n_inputs, rng, dtype, name=None):
     ------
     TypeError
         If ``build`` returns something other than a positive int.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import Dense
+    >>> from sknnlite.layers import build_layer
+    >>> build_layer(Dense(5), 3, np.random.default_rng(0), np.float32)
+    5
     """
     layer.params, layer.grads, layer.decayed = {}, {}, []
     width = layer.build(n_inputs, rng, np.dtype(dtype))
@@ -466,6 +507,27 @@ class Dense(Layer):
     were worse than He at 30 epochs (mean R² 0.02-0.06 lower on 5 regression
     sets); before ``GELU`` it was mixed (0.006 higher on average, 0.06 lower
     on ``sin(x1) * cos(x2)``). He stays before those four.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import Dense, NNRegressor, ReLU
+    >>> layer = Dense(3)
+    >>> layer.build(2, np.random.default_rng(0), np.dtype("float64"))
+    3
+    >>> layer.params["W"].shape, layer.params["b"].shape
+    ((2, 3), (3,))
+    >>> layer.forward(np.ones((4, 2))).shape
+    (4, 3)
+
+    The last ``Dense()`` of a network takes one unit per target:
+
+    >>> from sklearn.datasets import make_friedman1
+    >>> X, y = make_friedman1(n_samples=100, random_state=0)
+    >>> model = NNRegressor([Dense(16), ReLU(), Dense()], learning_rate=0.01,
+    ...                     tol=1e-3, random_state=0).fit(X, y)
+    >>> model.layers_
+    [Dense(16, init='glorot_uniform'), ReLU(), Dense(1, init='glorot_uniform')]
     """
 
     _parameter_constraints = {

@@ -47,6 +47,31 @@ class Loss(Configurable):
     A subclass may also override :meth:`target_scaling` (how ``NNRegressor``
     scales the target before training), :meth:`check_target` and
     :meth:`inverse_link`.
+
+    Examples
+    --------
+    A log-cosh loss, smooth and robust to outliers; ``check_loss_gradient``
+    compares its gradient with finite differences:
+
+    >>> import numpy as np
+    >>> from sknnlite import Loss, NNRegressor
+    >>> from sknnlite.testing import check_loss_gradient
+    >>> class LogCosh(Loss):
+    ...     # Mean of log(cosh(y_pred - y)).
+    ...     def value_and_gradient(self, y, y_pred, sample_weight=None):
+    ...         residual = y_pred - y
+    ...         weight = np.ones(len(y)) if sample_weight is None else sample_weight
+    ...         scale = 1.0 / (weight.sum() * y.shape[1])
+    ...         per_sample = (np.logaddexp(residual, -residual) - np.log(2)).sum(axis=1)
+    ...         gradient = np.tanh(residual) * weight[:, None] * scale
+    ...         return float(weight @ per_sample) * scale, gradient
+    >>> rng = np.random.default_rng(0)
+    >>> report = check_loss_gradient(LogCosh(), rng.normal(size=(5, 2)),
+    ...                              rng.normal(size=(5, 2)))
+    >>> report.ok
+    True
+    >>> NNRegressor(loss=LogCosh())
+    NNRegressor(loss=LogCosh())
     """
 
     def target_scaling(self, y, sample_weight=None):
@@ -163,6 +188,13 @@ def mean_std(y, sample_weight=None):
     Returns
     -------
     mean, std : ndarray of shape (n_outputs,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite.losses import mean_std
+    >>> mean_std(np.array([[1.0], [3.0]]))
+    (array([2.]), array([1.]))
     """
     y = np.asarray(y, dtype=np.float64)
     magnitude = np.max(np.abs(y), axis=0)
@@ -205,6 +237,14 @@ def median_iqr(y, sample_weight=None):
     Quantiles use the inverted empirical distribution function (NumPy's
     ``method="inverted_cdf"``, which takes sample weights), so an integer
     weight is the same as repeating the row.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite.losses import median_iqr
+    >>> center, scale = median_iqr(np.array([[1.0], [2.0], [3.0], [4.0], [1000.0]]))
+    >>> center, np.round(scale, 3)  # the outlier hardly moves them
+    (array([3.]), array([1.483]))
     """
     y = np.asarray(y, dtype=np.float64)
     q1, median, q3 = _weighted_quantiles(y, [0.25, 0.5, 0.75], sample_weight)
@@ -237,7 +277,15 @@ def _weighted_quantiles_numpy1(y, quantiles, sample_weight):
 
 
 def no_scaling(y, sample_weight=None):
-    """Center 0 and scale 1 for every column: train on ``y`` as it is."""
+    """Center 0 and scale 1 for every column: train on ``y`` as it is.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite.losses import no_scaling
+    >>> no_scaling(np.array([[1.0, 5.0], [3.0, 9.0]]))
+    (array([0., 0.]), array([1., 1.]))
+    """
     n_outputs = np.shape(y)[1]
     return np.zeros(n_outputs), np.ones(n_outputs)
 
@@ -267,6 +315,18 @@ class SquaredError(Loss):
 
     with :math:`W = \\sum_i w_i` and :math:`m` outputs; the gradient is
     :math:`w_i (\\hat y_{ij} - y_{ij}) / (W m)`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import SquaredError
+    >>> y, y_pred = np.array([[1.0], [2.0]]), np.array([[1.5], [2.0]])
+    >>> value, gradient = SquaredError().value_and_gradient(y, y_pred)
+    >>> value
+    0.0625
+    >>> gradient
+    array([[0.25],
+           [0.  ]])
     """
 
     def value_and_gradient(self, y, y_pred, sample_weight=None):
@@ -292,6 +352,16 @@ class AbsoluteError(Loss):
     so it is robust to outliers in ``y``; for the same reason ``NNRegressor``
     scales the target by its median and interquartile range
     (:func:`median_iqr`), not by its mean and standard deviation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import AbsoluteError, NNRegressor
+    >>> y, y_pred = np.array([[1.0], [2.0]]), np.array([[1.5], [2.0]])
+    >>> AbsoluteError().value(y, y_pred)
+    0.25
+    >>> NNRegressor(loss="absolute_error")  # the same loss, by name
+    NNRegressor(loss='absolute_error')
     """
 
     def target_scaling(self, y, sample_weight=None):
@@ -325,6 +395,16 @@ class Huber(Loss):
     and :math:`h'(r) = \\operatorname{clip}(r, -\\delta, \\delta)`. It equals
     :class:`SquaredError` when every residual is within ``delta``. Being
     robust, it scales the target by :func:`median_iqr`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import Huber, NNRegressor
+    >>> y, y_pred = np.array([[0.0], [0.0]]), np.array([[0.5], [3.0]])
+    >>> Huber(delta=1.0).value(y, y_pred)  # (0.5**2 / 2 + 1 * (3 - 0.5)) / 2
+    1.3125
+    >>> NNRegressor(loss=Huber(delta=0.5)).set_params(loss__delta=0.1).loss
+    Huber(0.1)
     """
 
     _parameter_constraints = {"delta": [Interval(Real, 0, None, closed="neither")]}
@@ -364,6 +444,20 @@ class Poisson(Loss):
     (with :math:`0 \\log 0 = 0`), half the mean Poisson deviance of
     ``sklearn.metrics.mean_poisson_deviance``; the gradient is
     :math:`w_i (e^{\\eta_{ij}} - y_{ij}) / (W m)`.
+
+    Examples
+    --------
+    Counts with a log link: predictions are always positive.
+
+    >>> import numpy as np
+    >>> from sknnlite import Dense, NNRegressor, ReLU
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(300, 3))
+    >>> y = rng.poisson(np.exp(0.5 * X[:, 0]))
+    >>> model = NNRegressor([Dense(8), ReLU(), Dense()], loss="poisson",
+    ...                     learning_rate=0.01, tol=1e-3, random_state=0).fit(X, y)
+    >>> bool((model.predict(X) > 0).all()), model.target_scale_
+    (True, array([1.]))
     """
 
     def target_scaling(self, y, sample_weight=None):
@@ -413,6 +507,18 @@ class Gamma(Loss):
     half the mean gamma deviance of ``sklearn.metrics.mean_gamma_deviance``
     (scikit-learn's ``HalfGammaLoss`` without the constant terms); the
     gradient is :math:`w_i (1 - y_{ij} e^{-\\eta_{ij}}) / (W m)`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import Gamma, NNRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 3))
+    >>> y = rng.gamma(2.0, np.exp(0.5 * X[:, 0]))  # positive, right-skewed
+    >>> model = NNRegressor(loss="gamma", learning_rate=0.01, tol=1e-3,
+    ...                     random_state=0).fit(X, y)
+    >>> bool((model.predict(X) > 0).all())  # exp of the network output
+    True
     """
 
     def target_scaling(self, y, sample_weight=None):
@@ -480,6 +586,21 @@ class Quantile(Loss):
     Fernández-Val and Galichon ("Quantile and Probability Curves Without
     Crossing", Econometrica 2010), which never moves an estimate further
     from the true quantiles. Training is not changed by it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import NNRegressor, Quantile
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(-2, 2, size=(500, 1))
+    >>> y = X[:, 0] + rng.normal(size=500)
+    >>> model = NNRegressor(loss=Quantile([0.1, 0.5, 0.9]), learning_rate=0.01,
+    ...                     tol=1e-3, random_state=0).fit(X, y)
+    >>> model.predict(X[:2]).shape  # one column per quantile, never crossing
+    (2, 3)
+    >>> lower, upper = model.predict_interval(X[:2])
+    >>> bool((lower <= upper).all())
+    True
     """
 
     _parameter_constraints = {
@@ -562,7 +683,17 @@ LOSSES = {
 
 
 def get_loss(loss):
-    """Return a loss object for a name in :data:`LOSSES` or a :class:`Loss`."""
+    """Return a loss object for a name in :data:`LOSSES` or a :class:`Loss`.
+
+    Examples
+    --------
+    >>> from sknnlite import Huber
+    >>> from sknnlite.losses import get_loss
+    >>> get_loss("huber")
+    Huber()
+    >>> get_loss(Huber(delta=0.5))
+    Huber(0.5)
+    """
     if isinstance(loss, str) and loss in LOSSES:
         return LOSSES[loss]()
     if hasattr(loss, "value_and_gradient"):
@@ -616,6 +747,16 @@ class SoftmaxCrossEntropy(Loss):
     ``y`` summing to 1 is :math:`w_i (p_{ik} - y_{ik}) / W`. The per-sample
     loss is summed, not averaged, over the K classes, as in
     ``sklearn.metrics.log_loss``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import SoftmaxCrossEntropy
+    >>> y = np.array([[1.0, 0.0, 0.0]])  # one-hot: class 0
+    >>> logits = np.array([[2.0, 0.0, 0.0]])
+    >>> value, gradient = SoftmaxCrossEntropy().value_and_gradient(y, logits)
+    >>> round(value, 4), np.round(gradient, 4)
+    (0.2395, array([[-0.213 ,  0.1065,  0.1065]]))
     """
 
     def intercept_only(self, y, sample_weight=None):
@@ -648,6 +789,15 @@ class SigmoidCrossEntropy(Loss):
 
     whose derivative is :math:`w_i (\\sigma(z_{ij}) - y_{ij}) / W`. Summing
     over outputs matches ``MLPClassifier``'s multilabel loss.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import SigmoidCrossEntropy
+    >>> y = np.array([[1.0, 0.0]])  # two labels: yes, no
+    >>> logits = np.array([[0.0, 0.0]])
+    >>> round(SigmoidCrossEntropy().value(y, logits), 4)  # 2 * log(2)
+    1.3863
     """
 
     def intercept_only(self, y, sample_weight=None):

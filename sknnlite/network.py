@@ -14,7 +14,7 @@ once, also while another thread trains it (predictions then see each
 parameter before or after an update step), and a large ``predict`` keeps no
 memory.
 
-The layer contract (see :mod:`sknnlite.layers`) is checked here with
+The layer contract (see :class:`sknnlite.layers.Layer`) is checked here with
 ``check=True``, which the training loop passes on the first batch of every
 fit: shapes and dtype of every output and input gradient, and missing
 methods. Errors name the layer as ``layers[i] (ClassName)``.
@@ -75,6 +75,19 @@ class Network:
         Width of the last layer's output.
     widths : list of int
         Output width of each layer.
+
+    Examples
+    --------
+    The engine alone, without an estimator:
+
+    >>> import numpy as np
+    >>> from sknnlite import Dense, Network, ReLU
+    >>> network = Network([Dense(8), ReLU(), Dense()])
+    >>> network = network.build(3, 2, np.random.default_rng(0), np.float64)
+    >>> network.widths, network.coef.shape
+    ([8, 8, 2], (50,))
+    >>> network.predict(np.ones((5, 3))).shape
+    (5, 2)
     """
 
     def __init__(self, layers):
@@ -488,6 +501,19 @@ def train_forward(layers, x, sample_weight=None, row_keys=None):
 
     Each layer gets the batch's ``sample_weight`` or ``row_keys`` if it
     asked for them with its ``uses_*`` flags.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import Dense, ReLU
+    >>> from sknnlite.layers import build_layer
+    >>> from sknnlite.network import train_backward, train_forward
+    >>> layers = [Dense(3), ReLU()]
+    >>> width = build_layer(layers[0], 2, np.random.default_rng(0), np.float64)
+    >>> width = build_layer(layers[1], width, np.random.default_rng(0), np.float64)
+    >>> out = train_forward(layers, np.ones((4, 2)))
+    >>> out.shape, train_backward(layers, np.ones_like(out)).shape
+    ((4, 3), (4, 2))
     """
     for layer in layers:
         if layer.uses_sample_weight or layer.uses_row_keys:
@@ -499,7 +525,21 @@ def train_forward(layers, x, sample_weight=None, row_keys=None):
 
 
 def train_backward(layers, grad_out):
-    """``backward`` through ``layers`` in reverse; returns the input gradient."""
+    """``backward`` through ``layers`` in reverse; returns the input gradient.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import Dense
+    >>> from sknnlite.layers import build_layer
+    >>> from sknnlite.network import train_backward, train_forward
+    >>> layers = [Dense(3)]
+    >>> build_layer(layers[0], 2, np.random.default_rng(0), np.float64)
+    3
+    >>> out = train_forward(layers, np.ones((4, 2)))
+    >>> train_backward(layers, np.ones_like(out)).shape
+    (4, 2)
+    """
     for layer in reversed(layers):
         grad_out = layer.backward(grad_out)
     return grad_out
@@ -514,6 +554,20 @@ def infer_forward(layers, x, workspaces, owned):
     returned flag says the same of the output (an array from a layer with a
     workspace, rather than ``x`` or an array a user's layer may keep), so
     that the next layer may write over it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import Dense, ReLU
+    >>> from sknnlite.layers import Workspace, build_layer
+    >>> from sknnlite.network import infer_forward
+    >>> layers = [Dense(3), ReLU()]
+    >>> width = build_layer(layers[0], 2, np.random.default_rng(0), np.float64)
+    >>> width = build_layer(layers[1], width, np.random.default_rng(0), np.float64)
+    >>> workspaces = [Workspace() if l.uses_workspace else None for l in layers]
+    >>> output, owned = infer_forward(layers, np.ones((4, 2)), workspaces, False)
+    >>> output.shape
+    (4, 3)
     """
     for layer, workspace in zip(layers, workspaces, strict=True):
         if workspace is None:
@@ -562,6 +616,17 @@ def check_layers(layers, where="layers"):
         For a string that is not an activation name (listing the names).
     TypeError
         For anything else that is not a :class:`~sknnlite.layers.Layer`.
+
+    Examples
+    --------
+    >>> from sknnlite import Dense, ReLU
+    >>> from sknnlite.network import check_layers
+    >>> check_layers([Dense(8), ReLU(), Dense()])
+    >>> check_layers([Dense(8), "relu", Dense()])  # activation names are layers too
+    >>> check_layers([Dense(8), 64])
+    Traceback (most recent call last):
+        ...
+    TypeError: layers[1] is a int (64), not a Layer...
     """
     for index, layer in enumerate(layers):
         if isinstance(layer, str):
@@ -579,6 +644,13 @@ def resolve_layers(layers, where="layers"):
     ------
     ValueError or TypeError
         As :func:`check_layers`, naming the element.
+
+    Examples
+    --------
+    >>> from sknnlite import Dense
+    >>> from sknnlite.network import resolve_layers
+    >>> resolve_layers([Dense(8), "relu", Dense()])
+    [Dense(8), ReLU(), Dense()]
     """
     check_layers(layers, where)
     return [
@@ -630,6 +702,16 @@ def set_layer_params(layers, settings, where="layers"):
     ------
     ValueError
         For an index out of range, naming the valid ones.
+
+    Examples
+    --------
+    >>> from sknnlite import Dense, ReLU
+    >>> from sknnlite.network import set_layer_params
+    >>> layers = [Dense(8), ReLU(), Dense()]
+    >>> set_layer_params(layers, {"layers__0__units": 16, "layers__1": "tanh"})
+    [Dense(16), 'tanh', Dense()]
+    >>> layers  # unchanged
+    [Dense(8), ReLU(), Dense()]
     """
     new_layers = list(layers)
     copied = set()

@@ -66,6 +66,20 @@ class BatchNorm(Layer):
     batch whose weights leave fewer than 2 rows of positive weight, or whose
     statistics are not finite, still trains ``gamma`` and ``beta`` but does
     not move the running statistics.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import BatchNorm
+    >>> layer = BatchNorm()
+    >>> layer.build(2, np.random.default_rng(0), np.dtype("float64"))
+    2
+    >>> x = np.array([[1.0, 10.0], [3.0, 30.0]])
+    >>> print(np.round(layer.forward(x, training=True), 3))
+    [[-1. -1.]
+     [ 1.  1.]]
+    >>> layer.running_mean_  # moved 10 % of the way to the batch mean
+    array([0.2, 2. ])
     """
 
     _parameter_constraints = {

@@ -32,7 +32,7 @@ MLPRegressor/MLPClassifier converters:
   probabilities are cast for it; pass ``zipmap=False`` to keep ``float64``.
 
 A layer of your own converts when it defines the optional hook
-``onnx_forward(graph, x)`` described in :mod:`sknnlite.layers`; it receives
+``onnx_forward(graph, x)`` described in :class:`sknnlite.Layer`; it receives
 an :class:`OnnxGraph`.
 """
 
@@ -123,6 +123,23 @@ def to_onnx(model, X, *, target_opset=None, options=None, **kwargs):
     ValueError
         If a layer has no ONNX translation (a layer of your own without an
         ``onnx_forward`` method), naming it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import onnxruntime as ort
+    >>> from sklearn.datasets import load_iris
+    >>> from sknnlite import NNClassifier
+    >>> from sknnlite.onnx import to_onnx
+    >>> X, y = load_iris(return_X_y=True)
+    >>> X = X.astype(np.float32)
+    >>> model = NNClassifier(learning_rate=0.01, tol=1e-3, random_state=0).fit(X, y)
+    >>> onx = to_onnx(model, X[:1], options={"zipmap": False})
+    >>> session = ort.InferenceSession(onx.SerializeToString(),
+    ...                                providers=["CPUExecutionProvider"])
+    >>> labels, proba = session.run(None, {"X": X})
+    >>> bool((labels == model.predict(X)).all()), proba.shape
+    (True, (150, 3))
     """
     if target_opset is None:
         target_opset = default_opset()
@@ -138,6 +155,12 @@ def default_opset():
     Returns
     -------
     opset : int
+
+    Examples
+    --------
+    >>> from sknnlite.onnx import default_opset
+    >>> default_opset() >= 13
+    True
     """
     newest = skl2onnx.get_latest_tested_opset_version()
     try:
@@ -186,6 +209,33 @@ class OnnxGraph:
         constants are stored in it.
     target_opset : int
         Opset of the default ONNX domain being written.
+
+    Examples
+    --------
+    A layer of your own converts once it has ``onnx_forward``:
+
+    >>> import numpy as np
+    >>> import onnxruntime as ort
+    >>> from sknnlite import Dense, Layer, NNRegressor, ReLU
+    >>> from sknnlite.onnx import to_onnx
+    >>> class Double(Layer):
+    ...     def forward(self, x, training=False):
+    ...         return 2 * x
+    ...
+    ...     def backward(self, grad_out):
+    ...         return 2 * grad_out
+    ...
+    ...     def onnx_forward(self, graph, x):
+    ...         return graph.node("Mul", [x, graph.constant(2.0)])
+    >>> X = np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32)
+    >>> y = X.sum(axis=1)
+    >>> model = NNRegressor([Double(), Dense(4), ReLU(), Dense()], learning_rate=0.01,
+    ...                     tol=1e-3, random_state=0).fit(X, y)
+    >>> session = ort.InferenceSession(to_onnx(model, X[:1]).SerializeToString(),
+    ...                                providers=["CPUExecutionProvider"])
+    >>> (onnx_pred,) = session.run(None, {"X": X})
+    >>> bool(np.allclose(onnx_pred[:, 0], model.predict(X), rtol=1e-5, atol=1e-5))
+    True
     """
 
     def __init__(self, scope, container, dtype):
@@ -566,8 +616,8 @@ def _layer_output(layer, where, graph, x):
             f"{where} ({name}) has no ONNX translation. Give {name} a "
             "method onnx_forward(self, graph, x) that adds its predict-time "
             "computation with graph.node(op_type, inputs) and graph.constant("
-            "value) and returns the name of its output; see the sknnlite.layers "
-            "module docstring."
+            "value) and returns the name of its output; see help(sknnlite.Layer), "
+            "'ONNX export'."
         )
     return translation(layer, graph, x)
 

@@ -25,6 +25,20 @@ class Optimizer(Configurable):
     ----------
     n_steps_ : int
         Number of updates made since ``initialize``.
+
+    Examples
+    --------
+    An optimizer updates one flat parameter vector in place; it knows
+    nothing of layers:
+
+    >>> import numpy as np
+    >>> from sknnlite import SGD
+    >>> params = np.array([1.0, -2.0])
+    >>> optimizer = SGD(momentum=0.0)
+    >>> optimizer.initialize(params)
+    >>> optimizer.step(params, np.array([0.5, -0.5]), learning_rate=0.1)
+    >>> params, optimizer.n_steps_
+    (array([ 0.95, -1.95]), 1)
     """
 
     #: Whether the optimizer works on the whole data at once (no mini-batches,
@@ -131,6 +145,14 @@ class SGD(Optimizer):
     -----
     With velocity ``v``: ``v = momentum * v - lr * g``; the update is ``v``,
     or ``momentum * v - lr * g`` with Nesterov (as in scikit-learn's MLP).
+
+    Examples
+    --------
+    MLPRegressor's ``solver="sgd", learning_rate="adaptive"``:
+
+    >>> from sknnlite import SGD, NNRegressor
+    >>> NNRegressor(optimizer=SGD(schedule="adaptive"), learning_rate=0.01)
+    NNRegressor(learning_rate=0.01, optimizer=SGD(schedule='adaptive'))
     """
 
     _parameter_constraints = {
@@ -193,6 +215,13 @@ class Adam(Optimizer):
     ``m += (1 - beta_1) * (g - m)``, ``v += (1 - beta_2) * (g**2 - v)`` and
     ``params -= lr_t * m / (sqrt(v) + epsilon)`` with the bias-corrected
     ``lr_t = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)``.
+
+    Examples
+    --------
+    >>> from sknnlite import Adam, NNRegressor
+    >>> model = NNRegressor(optimizer=Adam(beta_1=0.8))
+    >>> model.set_params(optimizer__beta_2=0.99).optimizer
+    Adam(0.8, beta_2=0.99)
     """
 
     _parameter_constraints = {
@@ -249,9 +278,20 @@ class LBFGS(Optimizer):
     Notes
     -----
     The estimator's ``max_iter`` bounds the iterations and its ``tol`` is
-    passed as SciPy's ``gtol``; training also stops after
-    ``n_iter_no_change`` iterations that improve the loss (or the validation
-    score, with early stopping) by less than ``tol``.
+    passed as SciPy's ``gtol``: training stops by SciPy's own tests, as in
+    ``MLPRegressor``. With early stopping it also stops after more than
+    ``n_iter_no_change`` iterations that improve the validation score by less
+    than ``tol``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_friedman1
+    >>> from sknnlite import LBFGS, Dense, NNRegressor, Tanh
+    >>> X, y = make_friedman1(n_samples=200, random_state=0)
+    >>> model = NNRegressor([Dense(16), Tanh(), Dense()], optimizer=LBFGS(max_fun=5000),
+    ...                     tol=1e-3, max_iter=1000, random_state=0).fit(X, y)
+    >>> model.n_iter_ == len(model.loss_curve_), hasattr(model, "partial_fit")
+    (True, False)
     """
 
     _parameter_constraints = {
@@ -310,7 +350,19 @@ OPTIMIZERS = {"adam": Adam, "sgd": SGD, "lbfgs": LBFGS}
 
 
 def get_optimizer(optimizer):
-    """Return a fresh optimizer for a name in :data:`OPTIMIZERS` or a copy."""
+    """Return a fresh optimizer for a name in :data:`OPTIMIZERS` or a copy.
+
+    Examples
+    --------
+    >>> from sknnlite import Adam
+    >>> from sknnlite.optimizers import get_optimizer
+    >>> get_optimizer("sgd")
+    SGD()
+    >>> template = Adam(beta_1=0.8)
+    >>> copy = get_optimizer(template)
+    >>> copy, copy is template
+    (Adam(0.8), False)
+    """
     if isinstance(optimizer, str) and optimizer in OPTIMIZERS:
         return OPTIMIZERS[optimizer]()
     if isinstance(optimizer, Optimizer):

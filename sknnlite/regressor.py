@@ -38,11 +38,14 @@ class NNRegressor(RegressorMixin, BaseNN):
         ``"quantile"`` (quantiles 0.05, 0.5 and 0.95 unless given) predicts
         one column per quantile; see :meth:`predict` and
         :meth:`predict_interval`.
-    optimizer : {"adam", "sgd"} or Optimizer, default="adam"
-        Optimizer name or object (``Adam(beta_1=0.8)``, ``SGD(momentum=0.5)``);
-        its settings are tunable as ``optimizer__<name>``.
+    optimizer : {"adam", "sgd", "lbfgs"} or Optimizer, default="adam"
+        Optimizer name or object (``Adam(beta_1=0.8)``, ``SGD(momentum=0.5)``,
+        ``LBFGS(max_fun=5000)``); its settings are tunable as
+        ``optimizer__<name>``. ``"lbfgs"`` trains on all the data at once and
+        has no ``partial_fit``.
     learning_rate : float, default=0.001
-        Step size of whichever optimizer.
+        Step size of Adam and SGD (the initial one, with an SGD schedule).
+        L-BFGS ignores it: its line search chooses each step.
     alpha : float, default=0.0001
         Strength of the L2 penalty on weights (not biases).
     batch_size : int or "auto", default="auto"
@@ -50,8 +53,12 @@ class NNRegressor(RegressorMixin, BaseNN):
     max_iter : int, default=200
         Maximum number of epochs (passes over the data).
     tol : float, default=1e-4
-        Minimum improvement of the training loss (or validation score with
-        ``early_stopping``) that counts as progress.
+        Minimum improvement that counts as progress: of the training loss,
+        in the units of ``loss_curve_`` (the loss of the scaled target
+        for every loss but ``"poisson"``, so the same ``tol`` suits any units
+        of ``y``), or, with ``early_stopping``, of the validation R². L-BFGS
+        also passes it to SciPy as the gradient tolerance ``gtol``, and
+        without early stopping stops by SciPy's tests alone.
     n_iter_no_change : int, default=10
         Stop after this many epochs without progress.
     shuffle : bool, default=True
@@ -83,7 +90,8 @@ class NNRegressor(RegressorMixin, BaseNN):
     loss_ : float
         Training loss of the last epoch.
     loss_curve_ : list of float
-        Training loss per epoch.
+        Training loss per epoch: the mean of the epoch's batch losses plus
+        the L2 penalty, in scaled units (see ``target_scale_``).
     best_loss_ : float or None
         Lowest training loss (``None`` with ``early_stopping``).
     validation_scores_ : list of float or None
@@ -99,27 +107,45 @@ class NNRegressor(RegressorMixin, BaseNN):
         Training samples seen in total.
     n_features_in_ : int
         Number of features seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, when ``X`` was a DataFrame with string column names.
     n_outputs_ : int
         Number of targets.
-    target_center_ : ndarray of shape (n_outputs_,)
+    target_center_ : ndarray of shape (`n_outputs_`,)
         Center subtracted from each target before training: its mean for
         ``"squared_error"``, its median for ``"absolute_error"`` and
-        ``"huber"``, 0 for ``"poisson"``.
-    target_scale_ : ndarray of shape (n_outputs_,)
+        ``"huber"``, 0 for ``"poisson"`` and ``"gamma"``.
+    target_scale_ : ndarray of shape (`n_outputs_`,)
         Scale the centered targets are divided by: the standard deviation,
-        the interquartile range / 1.349, or 1, following the loss.
+        the interquartile range / 1.349, or 1, following the loss (for a
+        constant column 1, or in a first one-row ``partial_fit`` the
+        target's magnitude). The network learns ``(y - target_center_) /
+        target_scale_``, ``predict`` undoes it, and the losses in
+        ``loss_curve_`` are in these units. Fixed by the first fit;
+        ``warm_start`` and ``partial_fit`` keep it.
+    coefs_ : list of ndarray
+        Weight matrices of the layers that have one, first layer first, as
+        in ``MLPRegressor`` (views into ``network_.coef``).
+    intercepts_ : list of ndarray
+        Bias vectors of the layers that have one, as in ``MLPRegressor``.
+
+    See Also
+    --------
+    NNClassifier : The classifier with the same parameters.
+    sklearn.neural_network.MLPRegressor : scikit-learn's multi-layer
+        perceptron; the user guide maps its parameters to these.
 
     Examples
     --------
     >>> from sklearn.datasets import make_friedman1
     >>> from sknnlite import NNRegressor, Dense, ReLU
     >>> X, y = make_friedman1(n_samples=200, random_state=0)
-    >>> model = NNRegressor([Dense(32), ReLU(), Dense()], max_iter=50,
-    ...                     random_state=0).fit(X, y)
+    >>> model = NNRegressor([Dense(32), ReLU(), Dense()], learning_rate=0.01,
+    ...                     tol=1e-3, random_state=0).fit(X, y)
     >>> model.predict(X[:2]).shape
     (2,)
+    >>> model.n_iter_ < model.max_iter  # the stopping rule ended training
+    True
     """
 
     _parameter_constraints = {

@@ -1,7 +1,7 @@
 """Checks for layers you write yourself: the contract, gradients, purity.
 
 :func:`check_layer` runs every check of the layer contract (see
-:mod:`sknnlite.layers`) on one layer and raises an ``AssertionError`` that
+:class:`sknnlite.Layer`) on one layer and raises an ``AssertionError`` that
 lists what is wrong and how to fix it: shapes, numerical gradients (at
 random, non-trivial parameter values), gradients written in place, an
 inference ``forward`` that writes nothing on the layer and gives the same
@@ -55,6 +55,16 @@ class GradientReport:
         ``Dense`` followed by ``BatchNorm``).
     tolerance : float
         Largest acceptable relative error.
+
+    Examples
+    --------
+    >>> from sknnlite import Tanh
+    >>> from sknnlite.testing import check_layer_gradients
+    >>> report = check_layer_gradients(Tanh())
+    >>> report.ok, report.worst[0]
+    (True, 'input')
+    >>> report.raise_if_wrong() is report
+    True
     """
 
     errors: dict
@@ -207,6 +217,33 @@ def check_layer_gradients(
     ------
     KeyError
         If ``params`` names a parameter the layer does not have.
+
+    Examples
+    --------
+    A scale layer whose ``backward`` forgets the factor ``s`` is caught, because
+    the check runs at random parameter values rather than at ``s = 1``:
+
+    >>> import numpy as np
+    >>> from sknnlite import Layer
+    >>> from sknnlite.testing import check_layer_gradients
+    >>> class BrokenScale(Layer):
+    ...     def build(self, n_inputs, rng, dtype):
+    ...         self.add_param("s", np.ones(n_inputs, dtype=dtype))
+    ...         return n_inputs
+    ...
+    ...     def forward(self, x, training=False):
+    ...         if training:
+    ...             self._x = x
+    ...         return x * self.params["s"]
+    ...
+    ...     def backward(self, grad_out):
+    ...         self.grads["s"][...] = (grad_out * self._x).sum(axis=0)
+    ...         return grad_out  # forgot: * self.params["s"]
+    >>> report = check_layer_gradients(BrokenScale())
+    >>> report.ok, report.worst[0]
+    (False, 'input')
+    >>> check_layer_gradients(BrokenScale(), params={"s": np.ones(4)}).ok  # at s = 1
+    True
     """
     rng = np.random.default_rng(random_state)
     if x is None:
@@ -274,6 +311,16 @@ def check_loss_gradient(loss, y, y_pred, sample_weight=None, eps=1e-6, tolerance
     Returns
     -------
     report : GradientReport
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import Huber
+    >>> from sknnlite.testing import check_loss_gradient
+    >>> rng = np.random.default_rng(0)
+    >>> y, y_pred = rng.normal(size=(6, 2)), rng.normal(size=(6, 2))
+    >>> check_loss_gradient(Huber(delta=0.5), y, y_pred).ok
+    True
     """
     y_pred = np.array(y_pred, dtype=np.float64)
     _, analytic = loss.value_and_gradient(y, y_pred.copy(), sample_weight)
@@ -308,6 +355,18 @@ def check_network_gradients(
     -------
     report : GradientReport
         One entry per parameter, named ``layers[i].params['W']``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import Dense, Network, SquaredError, Tanh
+    >>> from sknnlite.testing import check_network_gradients
+    >>> rng = np.random.default_rng(0)
+    >>> network = Network([Dense(4), Tanh(), Dense(1)]).build(3, 1, rng, np.float64)
+    >>> X, y = rng.normal(size=(5, 3)), rng.normal(size=(5, 1))
+    >>> report = check_network_gradients(network, SquaredError(), X, y, alpha=0.1)
+    >>> report.ok, sorted(report.errors)[:2]
+    (True, ["layers[0].params['W']", "layers[0].params['b']"])
     """
     total = len(y) if sample_weight is None else float(np.sum(sample_weight))
     decay = network.coef[: network.n_decay]

@@ -116,6 +116,19 @@ class LoopSettings:
         ``partial_fit``: one epoch, no stopping rule, no validation.
     new_model : bool
         The network was built for this call (nothing to fall back to).
+
+    Examples
+    --------
+    The settings ``NNRegressor()`` resolves for ``fit``:
+
+    >>> from sknnlite.training import LoopSettings
+    >>> settings = LoopSettings(learning_rate=0.001, alpha=0.0001, batch_size="auto",
+    ...                         max_epochs=200, tol=1e-4, n_iter_no_change=10,
+    ...                         shuffle=True, early_stopping=False,
+    ...                         validation_fraction=0.1, incremental=False,
+    ...                         new_model=True)
+    >>> settings.max_epochs, settings.incremental
+    (200, False)
     """
 
     learning_rate: float
@@ -138,6 +151,15 @@ class History:
     ``loss_curve`` has one entry per finished epoch (``n_iter`` of them).
     The validation lists are ``None`` until an epoch is validated; from then
     on they have one entry per epoch too, NaN for epochs not validated.
+
+    Examples
+    --------
+    >>> from sknnlite.training import History
+    >>> history = History()
+    >>> history.record(0.9, n_samples=100, validation=None)
+    >>> history.record(0.7, n_samples=100, validation=(0.8, 0.25))
+    >>> history.n_iter, history.t, history.loss_curve, history.validation_scores
+    (2, 200, [0.9, 0.7], [nan, 0.25])
     """
 
     n_iter: int = 0
@@ -197,7 +219,24 @@ def _copy_list(values):
 
 @dataclass
 class EpochRecord:
-    """One finished epoch, as hooks see it."""
+    """One finished epoch, as hooks see it.
+
+    Examples
+    --------
+    A hook that keeps the loss of every epoch it is shown:
+
+    >>> from sknnlite.training import EpochRecord, TrainingHook
+    >>> class Losses(TrainingHook):
+    ...     def __init__(self):
+    ...         self.seen = []
+    ...
+    ...     def epoch_end(self, loop, record):
+    ...         self.seen.append((record.epoch, record.loss))
+    >>> hook = Losses()
+    >>> hook.epoch_end(None, EpochRecord(epoch=1, loss=0.5))
+    >>> hook.seen
+    [(1, 0.5)]
+    """
 
     epoch: int
     loss: float
@@ -209,7 +248,16 @@ class EpochRecord:
 
 @dataclass
 class Outcome:
-    """What one call did: the history to commit and the warnings to show."""
+    """What one call did: the history to commit and the warnings to show.
+
+    Examples
+    --------
+    See :class:`TrainingLoop`, whose ``run`` returns one.
+
+    >>> from sknnlite.training import History, Outcome
+    >>> Outcome(History()).stop_reason
+    'max_iter'
+    """
 
     history: History
     warnings: list = field(default_factory=list)
@@ -221,6 +269,21 @@ class TrainingHook:
 
     Hooks read the loop (``loop.history``, ``loop.network``) and never
     change it; :meth:`epoch_end` may ask training to stop.
+
+    Examples
+    --------
+    A hook that stops training once the loss falls below a threshold:
+
+    >>> from sknnlite.training import TrainingHook
+    >>> class StopBelow(TrainingHook):
+    ...     def __init__(self, threshold):
+    ...         self.threshold = threshold
+    ...
+    ...     def epoch_end(self, loop, record):
+    ...         return record.loss < self.threshold
+
+    See :class:`TrainingLoop` for a loop that runs with it.
+
     """
 
     def train_begin(self, loop, with_validation):
@@ -251,6 +314,22 @@ class StoppingRule:
         Stop once more than this many epochs in a row did not improve.
     maximize : bool
         Judge a score (higher is better) instead of a loss.
+
+    Examples
+    --------
+    With ``patience=2`` training stops at the third epoch in a row that
+    improves the loss by less than ``tol``:
+
+    >>> from sknnlite.training import StoppingRule
+    >>> rule = StoppingRule(tol=0.1, patience=2, maximize=False)
+    >>> for loss in [1.0, 0.5, 0.45, 0.44, 0.43]:
+    ...     new_best = rule.update(loss)
+    ...     print(loss, new_best, rule.count, rule.exhausted)
+    1.0 True 0 False
+    0.5 True 0 False
+    0.45 True 1 False
+    0.44 True 2 False
+    0.43 True 3 True
     """
 
     def __init__(self, tol, patience, maximize):
@@ -289,6 +368,16 @@ class BatchGatherer:
         Fewest rows a batch may have: a smaller remainder is folded into
         the batch before it (as ``sklearn.utils.gen_batches`` does), so
         the last batch may have up to ``batch_size + min_rows - 1`` rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite.training import BatchGatherer
+    >>> X, y = np.arange(10.0).reshape(5, 2), np.arange(5.0).reshape(5, 1)
+    >>> gatherer = BatchGatherer(X, y, None, batch_size=2)
+    >>> backwards = np.arange(5)[::-1]
+    >>> [y_batch.ravel().tolist() for _, y_batch, _ in gatherer.batches(backwards)]
+    [[4.0, 3.0], [2.0, 1.0], [0.0]]
     """
 
     def __init__(self, X, y, sample_weight, batch_size, min_rows=1):
@@ -364,6 +453,22 @@ def batch_objective(network, loss, batch, alpha, check=False):
         The objective; ``0.0`` for a batch of zero weight (nothing computed).
     batch_weight : float
         The batch's total sample weight.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import Dense, Network, SquaredError
+    >>> from sknnlite.training import batch_objective
+    >>> rng = np.random.default_rng(0)
+    >>> network = Network([Dense(1)]).build(2, 1, rng, np.float64)
+    >>> network.coef[:] = [1.0, 1.0, 0.0]  # W = [[1], [1]], b = 0
+    >>> X, y = np.array([[1.0, 2.0], [0.0, 1.0]]), np.array([[3.0], [2.0]])
+    >>> batch = (X, y, None)
+    >>> value, weight = batch_objective(network, SquaredError(), batch, alpha=0.5)
+    >>> value, weight  # 0.5 * (0 + 1) / 2 + 0.5 / (2 * 2) * (1 + 1)
+    (0.5, 2.0)
+    >>> network.grad
+    array([ 0.25, -0.25, -0.5 ])
     """
     x, y, weight = batch
     batch_weight = float(y.shape[0] if weight is None else weight.sum())
@@ -404,6 +509,34 @@ class TrainingLoop:
         The history, grown by this call.
     learning_rate : float
         The rate of the current epoch (schedules change it).
+
+    Examples
+    --------
+    The loop trains a bare network, without an estimator (the estimators do
+    this in ``fit``, after standardising the target):
+
+    >>> import numpy as np
+    >>> from sknnlite import Adam, Dense, Network, ReLU, SquaredError
+    >>> from sknnlite.training import History, LoopSettings, TrainingHook, TrainingLoop
+    >>> class StopBelow(TrainingHook):
+    ...     def epoch_end(self, loop, record):
+    ...         return record.loss < 0.05
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 3))
+    >>> y = (X @ [1.0, -1.0, 0.5])[:, None]
+    >>> network = Network([Dense(16), ReLU(), Dense(1)]).build(3, 1, rng, np.float64)
+    >>> optimizer = Adam()
+    >>> optimizer.initialize(network.coef)
+    >>> settings = LoopSettings(learning_rate=0.01, alpha=0.0, batch_size=50,
+    ...                         max_epochs=500, tol=1e-4, n_iter_no_change=10,
+    ...                         shuffle=True, early_stopping=False,
+    ...                         validation_fraction=0.1, incremental=False,
+    ...                         new_model=True)
+    >>> loop = TrainingLoop(network, SquaredError(), optimizer, settings, History(),
+    ...                     rng, hooks=[StopBelow()])
+    >>> outcome = loop.run(X, y)
+    >>> outcome.stop_reason, outcome.history.loss_curve[-1] < 0.05, outcome.warnings
+    ('callback', True, [])
     """
 
     def __init__(self, network, loss, optimizer, settings, history, rng, hooks=()):
