@@ -31,7 +31,9 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     for name in ("rounds", "width", "rows"):
         if getattr(args, name) < 1:
-            parser.error(f"argument --{name}: must be above 0, got {getattr(args, name)}")
+            parser.error(
+                f"argument --{name}: must be above 0, got {getattr(args, name)}"
+            )
     return args
 
 
@@ -65,7 +67,10 @@ def main(argv=None):
             bare_step(model, X, targets)
             steps.append(time.perf_counter() - start)
     call, step = min(calls) * 1e3, min(steps) * 1e3
-    print(f"{model.network_.coef.size:,} parameters, {args.rows}-row chunks, BLAS 1 thread")
+    print(
+        f"{model.network_.coef.size:,} parameters, {args.rows}-row chunks, "
+        "BLAS 1 thread"
+    )
     print(
         f"partial_fit {call:.1f} ms, bare step {step:.1f} ms: overhead "
         f"{call - step:.1f} ms ({(call - step) / call:.0%} of the call)"
