@@ -37,7 +37,7 @@ import time
 import warnings
 
 import numpy as np
-from bench_mlp import NEVER, blas_description
+from bench_mlp import NEVER, _positive, blas_description
 from sklearn.datasets import make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -268,24 +268,29 @@ def print_latency(dtype, args):
 
 
 def parse_args(argv):
+    """Arguments, all checked here: a bad one fails before any benchmark runs."""
+    positive = _positive(int)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few minutes")
-    parser.add_argument("--rows", type=int, help="training rows per cell")
-    parser.add_argument("--epochs", type=int, help="epochs per fit")
-    parser.add_argument("--rounds", type=int, help="fits of each contender per cell")
-    parser.add_argument("--threads", type=int, default=1, help="BLAS threads")
+    parser.add_argument("--rows", type=positive, help="training rows per cell")
+    parser.add_argument("--epochs", type=positive, help="epochs per fit")
+    parser.add_argument("--rounds", type=positive, help="fits of each contender")
+    parser.add_argument("--threads", type=positive, default=1, help="BLAS threads")
     parser.add_argument("--clock", choices=CLOCKS, default="cpu", help="what to time")
     parser.add_argument(
-        "--widths", type=int, nargs="+", default=WIDTHS, help="hidden widths"
+        "--widths", type=positive, nargs="+", default=WIDTHS, help="hidden widths"
     )
     parser.add_argument(
-        "--batches", type=int, nargs="+", default=BATCHES, help="batch sizes"
+        "--batches", type=positive, nargs="+", default=BATCHES, help="batch sizes"
+    )
+    parser.add_argument(
+        "--latency-rounds", type=positive, help="alternating blocks of one-row calls"
     )
     args = parser.parse_args(argv)
     args.rows = args.rows or (4096 if args.quick else 10_000)
     args.epochs = args.epochs or (2 if args.quick else 3)
     args.rounds = args.rounds or (2 if args.quick else 3)
-    args.latency_rounds = 10 if args.quick else 40
+    args.latency_rounds = args.latency_rounds or (10 if args.quick else 40)
     return args
 
 

@@ -380,9 +380,9 @@ def build_layer(layer, n_inputs, rng, dtype, name=None):
 
 #: Largest ``W`` (in elements) whose input gradient goes through a contiguous
 #: copy of ``W.T``: 13 us against 21 us for the transposed view (64x64,
-#: batch 200, float64) on the Intel Xeon where it was measured. Above that
-#: the copy costs more than it saves (on an AMD EPYC, OpenBLAS Haswell
-#: kernel, the view was faster at every width from 64x256 to 1024x1024).
+#: batch 200, float64) where it was measured, with OpenBLAS's SkylakeX
+#: kernel. Above that the copy costs more than it saves (with the Haswell
+#: kernel the view was faster at every shape from 64x256 to 1024x1024).
 _COPY_TRANSPOSE_MAX = 64 * 64
 
 
