@@ -79,6 +79,9 @@ def _save_loss_curve(model, path):
     matplotlib.use("Agg")
     display = LossCurveDisplay.from_estimator(model, name="NNRegressor, diabetes")
     display.figure_.savefig(path, dpi=100, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(display.figure_)  # main() may run in a session that keeps going
     print(f"Loss curves saved to {path}")
 
 

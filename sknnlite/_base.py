@@ -54,6 +54,10 @@ START_OVER = {
     "(with warm_start=True, fit continues the fitted model, as partial_fit does).",
 }
 
+#: Input dtypes that ``predict`` validates without ``validate_data``
+#: (see ``BaseNN._fast_validated``).
+_FAST_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+
 
 def default_layers():
     """The stack used when ``layers=None``: one hidden layer of 100 ReLUs."""
@@ -543,16 +547,49 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
         """
         if not hasattr(self, "network_"):  # one lookup for a fitted model
             check_is_fitted(self)
-        X = validate_data(
-            self,
-            X,
-            reset=False,
-            accept_sparse=["csr", "csc"],
-            dtype=self.network_.dtype,
-        )
-        if hasattr(X, "tocsr"):
-            X = X.tocsr()
-        return self.network_.predict(X, PREDICT_CHUNK_ROWS)
+        validated = self._fast_validated(X)
+        if validated is None:
+            validated = validate_data(
+                self,
+                X,
+                reset=False,
+                accept_sparse=["csr", "csc"],
+                dtype=self.network_.dtype,
+            )
+            if hasattr(validated, "tocsr"):
+                validated = validated.tocsr()
+        return self.network_.predict(validated, PREDICT_CHUNK_ROWS)
+
+    def _fast_validated(self, X):
+        """``X`` as ``validate_data`` would return it, or None to take that path.
+
+        Serving one row at a time, scikit-learn's validation costs several
+        times the network itself (dataframe protocol probes, a generic
+        finiteness check). For the common request, a plain C-ordered
+        float32 or float64 ndarray with at least one row, of the fitted
+        width, on a model fitted without feature names, this makes the same
+        checks and conversion directly. Anything else, and any input that
+        fails a check, returns None: the caller then runs ``validate_data``,
+        which raises its own error or warning, so both paths give the same
+        results and the same errors.
+        """
+        if (
+            type(X) is not np.ndarray
+            or X.dtype not in _FAST_DTYPES
+            or X.ndim != 2
+            or X.shape[0] == 0
+            or X.shape[1] != self.n_features_in_
+            or not X.flags.c_contiguous
+            or hasattr(self, "feature_names_in_")
+        ):
+            return None
+        if X.dtype != self.network_.dtype:
+            # An overflow to float32 is left to validate_data, which warns.
+            with np.errstate(over="ignore"):
+                X = X.astype(self.network_.dtype)
+        # A sum is finite only if every element is (an overflow of the sum
+        # merely sends a finite X the normal way).
+        return X if np.isfinite(np.add.reduce(X, axis=None)) else None
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

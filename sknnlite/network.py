@@ -28,6 +28,7 @@ from sklearn.base import clone
 from . import _hashing
 from .activations import ACTIVATIONS, get_activation
 from .layers import _MISSING_METHOD, Layer, Workspace, build_layer
+from .optimizers import cache_blocks
 
 __all__ = [
     "Network",
@@ -436,14 +437,20 @@ class Network:
         """Add ``strength * W`` to the penalised gradients; return the penalty.
 
         The penalty is :meth:`l2_penalty`; its gradient goes into ``grad``
-        through a scratch buffer kept for the next call.
+        block by block through a scratch buffer of one block, kept for the
+        next call.
         """
-        decayed = self.coef[: self.n_decay]
+        decayed, grad = self.coef[: self.n_decay], self.grad[: self.n_decay]
+        scale = self.dtype.type(strength)
+        blocks = cache_blocks(decayed)
+        size = min(decayed.size, blocks[0].stop) if blocks else 0
         buffer = self.__dict__.get("_penalty_grad")
-        if buffer is None or buffer.shape != decayed.shape:
-            buffer = self._penalty_grad = np.empty_like(decayed)
-        np.multiply(decayed, self.dtype.type(strength), out=buffer)
-        self.grad[: self.n_decay] += buffer
+        if buffer is None or buffer.shape != (size,) or buffer.dtype != self.dtype:
+            buffer = self._penalty_grad = np.empty(size, dtype=self.dtype)
+        for part in blocks:  # the buffer stays in cache (see cache_blocks)
+            chunk = buffer[: decayed[part].size]
+            np.multiply(decayed[part], scale, out=chunk)
+            grad[part] += chunk
         return 0.5 * strength * float(np.dot(decayed, decayed))
 
     @property

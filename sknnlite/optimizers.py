@@ -5,6 +5,13 @@ An optimizer never sees layers. The network hands it ``params`` and
 model. ``initialize(params)`` allocates the optimizer's state by position,
 and ``step(params, grads, learning_rate)`` updates ``params`` in place with a
 few vectorised operations.
+
+Adam and SGD make those operations block by block (:data:`BLOCK_BYTES`
+of each array at a time), so that their temporaries stay in the processor's
+cache: on a wide network the parameters, gradients and moments then travel
+from memory once per step rather than once per operation. Every element
+goes through the same operations as on the whole vector, so the results are
+the same bit for bit.
 """
 
 from numbers import Integral, Real
@@ -16,6 +23,20 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._config import Configurable
 
 __all__ = ["Optimizer", "SGD", "Adam", "LBFGS", "OPTIMIZERS", "get_optimizer"]
+
+#: Bytes of each array a mini-batch step updates at a time: 32768 float64 or
+#: 65536 float32 elements. The five arrays of a block of Adam (parameters,
+#: gradients, two moments, a temporary) then stay in a core's L2 cache
+#: (1 MiB on the AMD EPYC we measured), where whole-vector passes over a
+#: wide network go to main memory a dozen times per step. Measured there on
+#: 1.1M parameters: 2**16 to 2**19 bytes were about equal, smaller slower.
+BLOCK_BYTES = 2**18
+
+
+def cache_blocks(array):
+    """Slices of ``array`` (1-D) of at most :data:`BLOCK_BYTES` each, in order."""
+    step = max(BLOCK_BYTES // array.itemsize, 1)
+    return [slice(start, start + step) for start in range(0, array.size, step)]
 
 
 class Optimizer(Configurable):
@@ -48,7 +69,7 @@ class Optimizer(Configurable):
     def initialize(self, params):
         """Allocate state for a flat parameter vector like ``params``."""
         self.n_steps_ = 0
-        self._tmp = np.empty_like(params)
+        self._tmp = None  # one block's temporary, made by _scratch
 
     def epoch_learning_rate(self, base, current, samples_seen):
         """Learning rate for the next epoch (default: keep ``current``).
@@ -110,10 +131,11 @@ class Optimizer(Configurable):
                 )
 
     def _scratch(self, params):
-        """Temporary vector like ``params`` (rebuilt after unpickling)."""
+        """Temporary vector for one block of ``params`` (rebuilt after unpickling)."""
+        size = min(params.size, max(BLOCK_BYTES // params.itemsize, 1))
         tmp = self.__dict__.get("_tmp")
-        if tmp is None or tmp.shape != params.shape or tmp.dtype != params.dtype:
-            tmp = self._tmp = np.empty_like(params)
+        if tmp is None or tmp.shape != (size,) or tmp.dtype != params.dtype:
+            tmp = self._tmp = np.empty(size, dtype=params.dtype)
         return tmp
 
     def __getstate__(self):
@@ -183,19 +205,25 @@ class SGD(Optimizer):
         self.velocity_ = np.zeros_like(params)
 
     def step(self, params, grads, learning_rate):
+        cast = params.dtype.type
+        lr, momentum = cast(learning_rate), cast(self.momentum)
         tmp = self._scratch(params)
-        velocity = self.velocity_
-        lr = params.dtype.type(learning_rate)
+        for part in cache_blocks(params):
+            p, g = params[part], grads[part]
+            self._update(p, g, self.velocity_[part], tmp[: p.size], lr, momentum)
+        self.n_steps_ += 1
+
+    def _update(self, params, grads, velocity, tmp, lr, momentum):
+        """The update of one block; ``grads`` may be overwritten."""
         np.multiply(grads, lr, out=tmp)
-        velocity *= params.dtype.type(self.momentum)
+        velocity *= momentum
         velocity -= tmp
         if self.nesterov:
-            np.multiply(velocity, params.dtype.type(self.momentum), out=grads)
+            np.multiply(velocity, momentum, out=grads)
             grads -= tmp
             params += grads
         else:
             params += velocity
-        self.n_steps_ += 1
 
 
 class Adam(Optimizer):
@@ -241,23 +269,38 @@ class Adam(Optimizer):
         self.v_ = np.zeros_like(params)
 
     def step(self, params, grads, learning_rate):
-        tmp = self._scratch(params)
         cast = params.dtype.type
         self.n_steps_ += 1
         t = self.n_steps_
         lr_t = learning_rate * np.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
-        np.subtract(grads, self.m_, out=tmp)
-        tmp *= cast(1 - self.beta_1)
-        self.m_ += tmp
-        np.multiply(grads, grads, out=tmp)
-        tmp -= self.v_
-        tmp *= cast(1 - self.beta_2)
-        self.v_ += tmp
-        np.sqrt(self.v_, out=tmp)
-        tmp += cast(self.epsilon)
-        np.divide(self.m_, tmp, out=tmp)
-        tmp *= cast(lr_t)
-        params -= tmp
+        factors = (
+            cast(1 - self.beta_1),
+            cast(1 - self.beta_2),
+            cast(self.epsilon),
+            cast(lr_t),
+        )
+        tmp = self._scratch(params)
+        for part in cache_blocks(params):
+            p, m, v = params[part], self.m_[part], self.v_[part]
+            _adam_update(p, grads[part], m, v, tmp[: p.size], *factors)
+
+
+def _adam_update(
+    params, grads, m, v, tmp, one_minus_beta_1, one_minus_beta_2, eps, lr_t
+):
+    """Adam's update of one block of ``params`` and its moments, in place."""
+    np.subtract(grads, m, out=tmp)
+    tmp *= one_minus_beta_1
+    m += tmp
+    np.multiply(grads, grads, out=tmp)
+    tmp -= v
+    tmp *= one_minus_beta_2
+    v += tmp
+    np.sqrt(v, out=tmp)
+    tmp += eps
+    np.divide(m, tmp, out=tmp)
+    tmp *= lr_t
+    params -= tmp
 
 
 class LBFGS(Optimizer):

@@ -153,3 +153,56 @@ def test_accuracy_benchmark_settings_reach_every_dense_layer():
     assert [layer.use_bias for layer in dense] == [False, False, False]
     assert [layer.units for layer in dense] == [64, 64, 2]
     assert model.alpha == 0.5
+
+
+def load_grid_benchmark():
+    """``benchmarks/bench_grid.py`` as a module (it imports bench_mlp)."""
+    path = ROOT / "benchmarks" / "bench_grid.py"
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec = importlib.util.spec_from_file_location("bench_grid", path)
+        bench = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(bench)
+    finally:
+        sys.path.remove(str(path.parent))
+    return bench
+
+
+def test_grid_benchmark_prints_a_row_per_cell_and_the_latencies(capsys):
+    bench = load_grid_benchmark()
+    argv = ["--widths", "4", "8", "--batches", "16", "--rows", "64"]
+    bench.main([*argv, "--epochs", "1", "--rounds", "1", "--latency-rounds", "1"])
+    out = capsys.readouterr().out
+    assert out.startswith("CPU: ") and "threads=1" in out and "cpu clock" in out
+    cells = [line.split(" | ") for line in out.splitlines() if re.match(r"\| \d", line)]
+    assert [(c[0], c[1], c[2]) for c in cells] == [
+        ("| 4", "16", "float64"),
+        ("| 4", "16", "float32"),
+        ("| 8", "16", "float64"),
+        ("| 8", "16", "float32"),
+    ]
+    calls = [line for line in out.splitlines() if line.startswith("| NN")]
+    assert len(calls) == 4
+    for line in calls:  # the ratio is a number (float raises otherwise)
+        float(line.split(" | ")[4].rstrip(" |"))
+
+
+def test_grid_cell_ratios_are_the_right_way_up():
+    row = {
+        "mlp": 3.0,
+        "ours": 1.0,
+        "torch": 2.0,
+        "floor": 0.5,
+        "spread": {"ours": (0.9, 1.1)},
+    }
+    cells = [
+        c.strip()
+        for c in load_grid_benchmark().format_cell(64, 200, float, row).split("|")
+    ]
+    assert cells[6:11] == ["2.000", "2.00x", "3.00x", "0.500", "2.0x"]
+
+
+def test_grid_benchmark_refuses_bad_arguments_before_running(capsys):
+    with pytest.raises(SystemExit):
+        load_grid_benchmark().parse_args(["--rows", "0"])
+    assert "must be above 0, got 0" in capsys.readouterr().err

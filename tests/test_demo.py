@@ -28,8 +28,14 @@ def diabetes():
 def test_demo_prints_summary_and_saves_the_picture(diabetes, tmp_path, capsys):
     matplotlib = pytest.importorskip("matplotlib")
     matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
     path = tmp_path / "curves.png"
     _show_training(*diabetes, str(path))
+    # The demo closes its figure: a session that calls main() (or the test
+    # after this one, checking that a failed plot opens none) sees no leak.
+    assert plt.get_fignums() == []
     out = capsys.readouterr().out
     assert "total" in out and "4,929" in out  # 10*64+64 + 64*64+64 + 64+1
     assert f"Loss curves saved to {path}" in out

@@ -378,6 +378,19 @@ def test_every_optimizer_checks_that_gradients_are_written_in_place(small, optim
 
 
 # -------------------------------------------------------------- interruptions
+@pytest.fixture(autouse=True)
+def default_sigint_handler():
+    """Python's own SIGINT handler for the test, as in an interactive session.
+
+    A test run started in the background (``pytest &``, CI runners) inherits
+    an ignored SIGINT, which the loop rightly leaves alone; the interruption
+    tests need Ctrl-C to raise KeyboardInterrupt.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.parametrize("how", ["raise", "signal"])
 def test_ctrl_c_keeps_the_finished_epochs(friedman, how):
     X, y = friedman  # 600 rows: 3 batches per epoch
