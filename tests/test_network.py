@@ -247,3 +247,96 @@ def test_inference_between_forward_and_backward_keeps_the_dropout_mask():
     net.predict(other)
     net.backward(grad_out.copy())
     np.testing.assert_array_equal(net.grad, expected)
+
+
+def test_checked_inference_is_inference():
+    # forward(check=True) at inference checks each layer but must still call
+    # it as inference: BatchNorm uses its running statistics and keeps them.
+    net = _network([Dense(4), BatchNorm(), Dense()])
+    X = np.random.default_rng(0).normal(size=(5, 3))
+    running = net.layers[1].running_mean_.copy()
+    np.testing.assert_array_equal(net.forward(X, check=True), net.predict(X))
+    np.testing.assert_array_equal(net.layers[1].running_mean_, running)
+
+
+def test_checked_inference_names_a_layer_without_forward():
+    class NoForward(Layer):
+        def build(self, n_inputs, rng, dtype):
+            return n_inputs
+
+    net = _network([Dense(3), NoForward(), Dense()])
+    with pytest.raises(NotImplementedError, match=r"^layers\[1\] \(NoForward\) does"):
+        net.forward(np.ones((2, 3)), check=True)
+
+
+def test_restore_refuses_a_snapshot_of_another_stack():
+    net = _network([Dense(4), BatchNorm(), Dense()])
+    coef, states = net.snapshot()
+    with pytest.raises(ValueError, match="zip"):
+        net.restore((coef, states[:-1]))
+
+
+def test_pickled_state_holds_no_buffer():
+    # The layers carry the parameter values; coef, grad and the penalty's
+    # scratch buffer would only double the size of a saved model.
+    net = _network([Dense(4), ReLU(), Dense()])
+    net.add_l2_penalty(0.1)
+    assert "_penalty_grad" in net.__dict__
+    assert not {"coef", "grad", "_penalty_grad"} & net.__getstate__().keys()
+
+
+def test_unpickling_a_0_1_0_state_keeps_its_dtype():
+    # sknnlite 0.1.0 pickled the dtype as a numpy.dtype under "dtype".
+    net = _network([Dense(4), ReLU(), Dense()], dtype=np.float32)
+    state = net.__getstate__()
+    state["dtype"] = np.dtype(state.pop("_dtype_name"))
+    old = Network.__new__(Network)
+    old.__setstate__(state)
+    assert old.dtype == np.float32 and old.coef.dtype == np.float32
+    np.testing.assert_array_equal(old.coef, net.coef)
+
+
+def test_an_int_in_the_stack_gets_the_full_hint():
+    with pytest.raises(TypeError) as info:
+        _network([Dense(4), 8, Dense()])
+    message = str(info.value)
+    assert (
+        "not a Layer. Every element of layers must be a sknnlite layer such as "
+        "Dense(64) or ReLU()"
+    ) in message
+    assert "For a hidden layer of 8 units" in message
+
+
+def test_set_layer_params_copies_a_replacement_before_a_later_nested_setting():
+    # layers__0__units copies element 0; layers__0 then replaces it by the
+    # caller's object, which layers__0__init must copy again, not modify.
+    from sknnlite.network import set_layer_params
+
+    replacement = Dense(8)
+    settings = {
+        "layers__0__units": 16,
+        "layers__0": replacement,
+        "layers__0__init": "he_uniform",
+    }
+    new_layers = set_layer_params([Dense(4), ReLU(), Dense()], settings)
+    assert replacement.init != "he_uniform"
+    assert new_layers[0] is not replacement and new_layers[0].init == "he_uniform"
+
+
+def test_predict_returns_a_new_array_when_the_network_returns_its_input():
+    # Dropout at inference returns x itself: predict must still copy it.
+    from sknnlite import Dropout
+
+    net = _network([Dropout(0.5)])
+    X = np.random.default_rng(0).normal(size=(4, 3))
+    output = net.predict(X)
+    np.testing.assert_array_equal(output, X)
+    assert not np.shares_memory(output, X)
+
+
+def test_chunked_float32_predict_keeps_float32():
+    net = _network([Dense(4), Sigmoid(), Dense()], dtype=np.float32)
+    X = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
+    output = net.predict(X, chunk_rows=2)
+    assert output.dtype == np.float32
+    np.testing.assert_allclose(output, net.predict(X), rtol=1e-5, atol=1e-6)
