@@ -340,3 +340,18 @@ def test_chunked_float32_predict_keeps_float32():
     output = net.predict(X, chunk_rows=2)
     assert output.dtype == np.float32
     np.testing.assert_allclose(output, net.predict(X), rtol=1e-5, atol=1e-6)
+
+
+def test_predict_names_a_last_layer_that_returns_a_list():
+    class ListOutput(Layer):
+        def build(self, n_inputs, rng, dtype):
+            return n_inputs
+
+        def forward(self, x, training=False):
+            return x.tolist()
+
+    net = _network([Dense(3), ListOutput()])
+    with pytest.raises(
+        TypeError, match=r"layers\[1\] \(ListOutput\)\.forward returned list"
+    ):
+        net.predict(np.ones((2, 3)))
