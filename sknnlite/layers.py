@@ -178,8 +178,11 @@ class Layer(Configurable):
     ``Network.backward(..., check=True)``): that every layer implements
     ``forward`` and ``backward``, that each output has one row per input row,
     the width ``build`` returned and the network's dtype, that each input
-    gradient has the input's shape, and that gradients were written in place.
-    Errors name the layer as ``layers[i] (ClassName)``. ``build_layer`` checks
+    gradient has the input's shape, that gradients were written in place,
+    and that inference (``training=False``) returns the same shapes and no
+    NaN or inf for finite rows when training's output is finite (checked
+    again on a few training rows at the end of ``fit``). Errors name the
+    layer as ``layers[i] (ClassName)``. ``build_layer`` checks
     the width ``build`` returns. :func:`sknnlite.testing.check_layer` checks all
     of this and more (numerical gradients, purity of inference under threads,
     pickling, cloning) on a layer alone: run it on every layer you write.

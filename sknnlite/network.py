@@ -23,6 +23,7 @@ methods. Errors name the layer as ``layers[i] (ClassName)``.
 import copy
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import clone
 
 from . import _hashing
@@ -223,6 +224,42 @@ class Network:
             self._check_output(index, output, x.shape[0])
             x = output
         return x
+
+    def first_non_finite_inference(self, x):
+        """Index of the first layer whose inference turns finite ``x`` non-finite.
+
+        Runs a checked inference pass (rows, width and dtype of every layer
+        are checked, naming the layer) and returns the index of the first
+        layer whose ``forward(training=False)`` returns NaN or inf for a
+        finite input, or None. Writes nothing on the network.
+
+        Parameters
+        ----------
+        x : ndarray or sparse matrix of shape (n_samples, n_inputs)
+            Rows in the network's dtype.
+
+        Returns
+        -------
+        index : int or None
+        """
+        for index, layer in enumerate(self.layers):
+            _require_method(index, layer, "forward")
+            workspace = {"workspace": Workspace()} if layer.uses_workspace else {}
+            output = layer.forward(x, training=False, **workspace)
+            self._check_output(index, output, x.shape[0])
+            if not all_finite(output):
+                return index if all_finite(x) else None
+            x = output
+        return None
+
+    def non_finite_inference_message(self, index):
+        """The error for a layer whose inference makes finite rows non-finite."""
+        return (
+            f"{_layer_name(index, self.layers[index])}.forward(x, training=False) "
+            "returned NaN or inf for finite input rows, while training gives "
+            "finite values: every prediction would be NaN or inf. Fix the "
+            "layer's inference branch (sknnlite.testing.check_layer checks it)."
+        )
 
     def _infer(self, x, workspaces):
         """Inference pass; returns ``(output, owned)``.
@@ -586,6 +623,12 @@ def infer_forward(layers, x, workspaces, owned):
             owned = workspace is not None
         x = output
     return x, owned
+
+
+def all_finite(array):
+    """Whether every stored value of a dense or sparse array is finite."""
+    values = array.data if sparse.issparse(array) else array
+    return bool(np.isfinite(values).all())
 
 
 def _batch_extras(layer, sample_weight, row_keys):

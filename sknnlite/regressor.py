@@ -95,12 +95,16 @@ class NNRegressor(RegressorMixin, BaseNN):
     best_loss_ : float or None
         Lowest training loss (``None`` with ``early_stopping``).
     validation_scores_ : list of float or None
-        Validation R² per epoch (with ``early_stopping``).
+        Validation R² per epoch (with ``early_stopping``); for a robust loss
+        (``absolute_error``, ``huber``, ``quantile``: ``Loss.robust``) the
+        negative validation loss, in the units of ``validation_loss_curve_``
+        (as ``HistGradientBoostingRegressor`` with ``scoring="loss"``), since
+        one outlier among the held-out rows makes R² flat.
     validation_loss_curve_ : list of float or None
         Loss on the held-out data per epoch (with ``early_stopping``), in
         the units of ``loss_curve_`` but without the L2 penalty.
     best_validation_score_ : float or None
-        Best validation R² (with ``early_stopping``).
+        Best of ``validation_scores_`` (with ``early_stopping``).
     n_iter_ : int
         Epochs run in total, including earlier warm-started fits.
     t_ : int
@@ -351,7 +355,14 @@ class NNRegressor(RegressorMixin, BaseNN):
         return r2_score(y / scale, y_pred / scale, sample_weight=sample_weight)
 
     def _score_output(self, output, targets, sample_weight):
-        """R² (D² pinball for quantiles) of network ``output`` against ``targets``."""
+        """The early-stopping score of network ``output`` against ``targets``.
+
+        R², as ``MLPRegressor``; for a robust loss (``Loss.robust``) the
+        negative loss, as ``HistGradientBoostingRegressor(scoring="loss")``:
+        an outlier among the held-out rows would make R² flat.
+        """
+        if self.loss_function_.robust:
+            return -self.loss_function_.value(targets, output, sample_weight)
         prediction = self.loss_function_.inverse_link(output.copy())
         if isinstance(self.loss_function_, Quantile):
             return _quantile_score(

@@ -30,7 +30,7 @@ import numpy as np
 from sklearn.base import clone
 
 from .layers import Layer, Workspace, build_layer
-from .network import Network
+from .network import Network, all_finite
 
 __all__ = [
     "GradientReport",
@@ -499,7 +499,8 @@ def check_layer(layer, n_inputs=4, *, n_samples=6, random_state=0, tolerance=1e-
        catches references to ``params`` or ``grads`` kept from ``build``,
        before the network made them views).
     4. ``forward(x, training=False)`` returns one row per input row, of
-       the width ``build`` returned, in ``x``'s dtype, and after a training
+       the width ``build`` returned, in ``x``'s dtype, finite for the finite
+       input when the training output is finite, and after a training
        step it is pure: it
        writes nothing on the layer (its ``__dict__``, array contents and
        random generators are unchanged), a later call does not overwrite
@@ -581,9 +582,13 @@ def _check_built(layer, n_inputs, n_samples, random_state, tolerance):
         built = network.layers[0]
         built.skip_input_grad = False  # the input gradient is checked too
         _set_param_values(built, rng)
-        _train_step(network, x, weight, rng)
-        # Inference has the same contract: rows, width and dtype.
+        trained_finite = _train_step(network, x, weight, rng)
+        # Inference has the same contract: rows, width and dtype, and no NaN
+        # or inf for finite rows where training gives finite values.
         network.forward(x, training=False, check=True)
+        broken = network.first_non_finite_inference(x)
+        if broken is not None and trained_finite:
+            raise ValueError(network.non_finite_inference_message(broken))
     except (ValueError, TypeError, NotImplementedError, RuntimeError) as error:
         return [f"{type(error).__name__}: {error}"]
     problems = _gradient_problems(built, network, x, weight, tolerance)
@@ -599,15 +604,20 @@ def _check_built(layer, n_inputs, n_samples, random_state, tolerance):
 
 
 def _train_step(network, x, weight, rng):
-    """One checked training forward and backward; checks ``x`` is unchanged."""
+    """One checked training forward and backward; checks ``x`` is unchanged.
+
+    Returns whether the training output was finite.
+    """
     original = x.copy()
     output = network.forward(x, training=True, sample_weight=weight, check=True)
+    finite = all_finite(output)
     network.backward(rng.normal(size=output.shape), check=True)
     if not np.array_equal(x, original):
         raise ValueError(
             "forward(x, training=True) modified its input x; write into a new "
             "array or a buffer of the layer instead."
         )
+    return finite
 
 
 def _gradient_problems(built, network, x, weight, tolerance):

@@ -58,6 +58,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import gen_batches
 
 from .exceptions import DivergenceWarning
+from .network import _layer_name
 
 __all__ = [
     "BatchGatherer",
@@ -85,6 +86,12 @@ USER_STOPS = ("callback", "interrupted")
 #: A fitted network whose training loss is above this many times the loss of
 #: the best constant output learned less than nothing.
 CONSTANT_MARGIN = 1.01
+
+#: Training rows whose predictions are checked for NaN or inf at the end of fit.
+INFERENCE_CHECK_ROWS = 64
+
+#: Rows of the first batch also run through inference, for the same check.
+INFERENCE_PROBE_ROWS = 8
 
 #: Inputs larger than this in absolute value do not look standardised
 #: (standardised features rarely exceed a few units); failure messages then
@@ -614,6 +621,8 @@ class TrainingLoop:
         self._first_n_iter = self.history.n_iter
         self._reference = None
         self._first_batch = True
+        # Later partial_fit calls skip the probe: online learning pays per call.
+        self._probe_inference = self.settings.new_model or not self.settings.incremental
         self._pool, self._best_start, self._best_end = [], None, None
         self._best_end_is_next = False
         self._best_loss, self._best_epoch = math.inf, None
@@ -623,6 +632,7 @@ class TrainingLoop:
         min_rows, where = _min_batch_rows(self.network)
         batch_size = self._batch_size(train[1].shape[0], min_rows, where)
         self.gatherer = BatchGatherer(*train, batch_size, min_rows)
+        self._check_rows = train[0][:INFERENCE_CHECK_ROWS]
 
     def _split(self, X, targets, sample_weight, stratify):
         """Hold out ``validation_fraction`` of the rows when early stopping.
@@ -763,10 +773,21 @@ class TrainingLoop:
         return loss
 
     def _objective(self, batch):
-        """:func:`batch_objective`, checking the contract on the call's first batch."""
+        """:func:`batch_objective`, checking the contract on the call's first batch.
+
+        The first batch of a ``fit`` or of a model's first ``partial_fit`` also
+        goes through inference (a few rows; inference writes nothing): a
+        layer whose inference turns finite rows into NaN or inf while the
+        training loss is finite would make every prediction garbage.
+        """
         value, batch_weight = batch_objective(
             self.network, self.loss, batch, self.settings.alpha, self._first_batch
         )
+        if self._first_batch and self._probe_inference and math.isfinite(value):
+            rows = batch[0][:INFERENCE_PROBE_ROWS]
+            broken = self.network.first_non_finite_inference(rows)
+            if broken is not None:
+                raise ValueError(self.network.non_finite_inference_message(broken))
         self._first_batch = self._first_batch and batch_weight == 0
         if self._reference is None and math.isfinite(value) and batch_weight:
             first = self.history.initial_loss
@@ -962,13 +983,17 @@ class TrainingLoop:
             kept = self._restore_after_divergence()
             self.optimizer.initialize(self.network.coef)
             self._in_epoch = False
-        causes = (
-            self._likely_causes(unstable=True)
-            if self._data_magnitude > UNSCALED_INPUT
-            else f"The most likely cause is a learning rate too large: {rate}. If "
-            "the features are not standardised, scale them first (e.g. "
-            "StandardScaler in a Pipeline)."
-        )
+        if self._reference is None:  # this call's first batch, before any update
+            data = f"the largest absolute value in X is {self._data_magnitude:.3g}"
+            causes = self._before_any_update(data)
+        elif self._data_magnitude > UNSCALED_INPUT:
+            causes = self._likely_causes(unstable=True)
+        else:
+            causes = (
+                f"The most likely cause is a learning rate too large: {rate}. If "
+                "the features are not standardised, scale them first (e.g. "
+                "StandardScaler in a Pipeline)."
+            )
         self._warn(
             DivergenceWarning,
             f"Training diverged in epoch {epoch}: the loss reached {value:.3g} (the "
@@ -998,18 +1023,48 @@ class TrainingLoop:
         """Why a new model could not finish one epoch, likelier cause first."""
         advice = _rate_advice(self.settings.learning_rate)
         data = f"the largest absolute value in X is {self._data_magnitude:.3g}"
-        causes = (
-            f"The input data may contain very large values ({data}): scale the "
-            "features, e.g. with StandardScaler in a Pipeline. Otherwise the "
-            f"learning rate is too large: {advice}."
-            if self._data_magnitude > UNSCALED_INPUT
-            else f"The learning rate is too large: {advice}. (The features look "
-            f"scaled: {data}.)"
-        )
+        if self._reference is None:
+            causes = self._before_any_update(data)
+        else:
+            causes = (
+                f"The input data may contain very large values ({data}): scale "
+                "the features, e.g. with StandardScaler in a Pipeline. Otherwise "
+                f"the learning rate is too large: {advice}."
+                if self._data_magnitude > UNSCALED_INPUT
+                else f"The learning rate is too large: {advice}. (The features "
+                f"look scaled: {data}.)"
+            )
         return (
             "Training diverged before finishing one epoch (the loss reached "
             f"{value:.3g}), so there is no model to keep. {causes}"
         )
+
+    def _before_any_update(self, data):
+        """Causes of a loss that was not finite on the first batch.
+
+        No update had been made, so the learning rate is not the cause: the
+        layers (found by an inference pass over a few training rows) or the
+        scale of the data are.
+        """
+        text = (
+            "The loss was not finite on the first batch, before any update, so "
+            "the learning rate is not the cause"
+        )
+        index = self.network.first_non_finite_inference(self._check_rows)
+        if index is not None:
+            name = _layer_name(index, self.network.layers[index])
+            text += f": {name}.forward returned NaN or inf for finite input rows"
+        if self._data_magnitude > UNSCALED_INPUT:
+            return (
+                f"The input data may contain very large values ({data}): scale "
+                f"the features, e.g. with StandardScaler in a Pipeline. {text}."
+            )
+        if index is None:
+            text += (
+                ": check what the layers' forward and the loss return for the "
+                "first rows of X"
+            )
+        return f"{text}. (The features look scaled: {data}.)"
 
     def _reference_text(self):
         return "not measured" if self._reference is None else f"{self._reference:.3g}"
@@ -1042,6 +1097,7 @@ class TrainingLoop:
         if self.settings.incremental or self.stop_reason == "diverged":
             return
         judged = self._restore_best()
+        self._check_inference(train)
         gap = self._gap_to_constant(train, restored=judged is not None)
         if judged == "warned":
             # That warning names the causes; it must also say when the kept
@@ -1054,6 +1110,18 @@ class TrainingLoop:
             self._warn(ConvergenceWarning, self._max_iter_message(gap))
         elif gap is not None:
             self._warn(ConvergenceWarning, self._constant_message(*gap))
+
+    def _check_inference(self, train):
+        """Raise if the kept network predicts NaN or inf on finite training rows.
+
+        Training measured finite losses, so a non-finite prediction comes
+        from a layer whose inference branch breaks (the first batch's checks
+        saw the initial weights only). A few rows suffice: such a layer
+        breaks on every row.
+        """
+        broken = self.network.first_non_finite_inference(self._check_rows)
+        if broken is not None:
+            raise ValueError(self.network.non_finite_inference_message(broken))
 
     def _restore_best(self):
         """Apply the best-weights rules at the end of ``fit``.

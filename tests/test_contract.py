@@ -10,7 +10,16 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 
-from sknnlite import Dense, Layer, LeakyReLU, NNClassifier, NNRegressor, ReLU, Tanh
+from sknnlite import (
+    Dense,
+    DivergenceWarning,
+    Layer,
+    LeakyReLU,
+    NNClassifier,
+    NNRegressor,
+    ReLU,
+    Tanh,
+)
 from sknnlite.layers import build_layer
 from sknnlite.network import Network
 from sknnlite.testing import (
@@ -457,6 +466,8 @@ class _InferenceBreaks(Layer):
             return x[:, :2]
         if self.how == "rows":
             return x[:1]
+        if self.how == "nan":
+            return x * np.nan
         return x.astype(np.float32)
 
     def backward(self, grad_out):
@@ -469,6 +480,11 @@ class _InferenceBreaks(Layer):
         ("width", r"layers\[0\] \(_InferenceBreaks\)\.forward returned shape \(6, 2\)"),
         ("rows", r"layers\[0\] \(_InferenceBreaks\)\.forward returned shape \(1, 4\)"),
         ("dtype", r"layers\[0\] \(_InferenceBreaks\)\.forward returned float32"),
+        (
+            "nan",
+            r"layers\[0\] \(_InferenceBreaks\)\.forward\(x, training=False\) "
+            r"returned NaN or inf for finite input rows",
+        ),
     ],
 )
 def test_check_layer_checks_the_inference_output_too(how, message):
@@ -490,3 +506,102 @@ def test_a_wrong_inference_width_inside_a_network_names_the_layer():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             model.fit(X, y)
+
+
+NAN_AT_INFERENCE = (
+    r"layers\[1\] \(_InferenceBreaks\)\.forward\(x, training=False\) returned NaN "
+    r"or inf for finite input rows, while training gives finite values"
+)
+
+
+@pytest.mark.parametrize(
+    "method, optimizer",
+    [("fit", "adam"), ("fit", "lbfgs"), ("partial_fit", "sgd")],
+)
+def test_a_layer_returning_nan_only_at_inference_fails_the_fit(method, optimizer):
+    # It trained on finite values, then every prediction was NaN, with only a
+    # ConvergenceWarning blaming the learning rate.
+    layers = [Dense(4), _InferenceBreaks("nan"), Dense()]
+    model = NNRegressor(layers, optimizer=optimizer, max_iter=2)
+    with pytest.raises(ValueError, match=NAN_AT_INFERENCE):
+        getattr(model, method)(X, Y)
+    assert not hasattr(model, "layers_")  # nothing half-fitted is left
+
+
+class _BreaksAfterTraining(Layer):
+    """The identity, until training has run three steps; then NaN at inference."""
+
+    def build(self, n_inputs, rng, dtype):
+        self.steps_ = 0
+        return n_inputs
+
+    def forward(self, x, training=False):
+        if training:
+            self.steps_ += 1
+            return x
+        return x * np.nan if self.steps_ > 3 else x
+
+    def backward(self, grad_out):
+        return grad_out
+
+
+def test_inference_broken_by_training_fails_the_fit_at_its_end():
+    # The first batch's check sees the initial state only; the end of fit
+    # checks the kept network's predictions on training rows.
+    model = NNRegressor(
+        [Dense(4), _BreaksAfterTraining(), Dense()], batch_size=10, max_iter=3
+    )
+    message = NAN_AT_INFERENCE.replace("_InferenceBreaks", "_BreaksAfterTraining")
+    with pytest.raises(ValueError, match=message):
+        model.fit(X, Y)
+    assert not hasattr(model, "layers_")
+
+
+class _InfEverywhere(Scale):
+    def forward(self, x, training=False):
+        return super().forward(x, training) * np.inf
+
+
+def test_a_layer_non_finite_from_the_first_batch_is_named_not_the_learning_rate():
+    # It said "The learning rate is too large", though no update had been made.
+    with pytest.raises(ValueError) as error:
+        fit_with(_InfEverywhere())
+    message = str(error.value)
+    assert "before any update, so the learning rate is not the cause" in message
+    assert "layers[1] (_InfEverywhere).forward returned NaN or inf" in message
+    assert "learning rate is too large" not in message
+
+
+def test_huge_features_from_the_first_batch_point_to_scaling():
+    huge = X * 1e305  # finite, but the first Dense overflows
+    with pytest.raises(ValueError) as error:
+        NNRegressor([Dense(4), ReLU(), Dense()], max_iter=1).fit(huge, Y)
+    message = str(error.value)
+    assert "before any update, so the learning rate is not the cause" in message
+    assert "scale the features" in message
+
+
+class _InfAfterFit(Scale):
+    """Finite until ``poisoned`` is set (as a later data regime might do)."""
+
+    poisoned = False
+
+    def forward(self, x, training=False):
+        out = super().forward(x, training)
+        return out * np.inf if type(self).poisoned else out
+
+
+def test_a_later_call_whose_first_batch_is_not_finite_does_not_blame_the_rate(
+    monkeypatch,
+):
+    model = NNRegressor([Dense(4), _InfAfterFit(), Dense()], max_iter=2)
+    model.partial_fit(X, Y)
+    before = model.predict(X)
+    monkeypatch.setattr(_InfAfterFit, "poisoned", True)
+    with pytest.warns(DivergenceWarning) as record:
+        model.partial_fit(X, Y)
+    message = str(record[0].message)
+    assert "before any update, so the learning rate is not the cause" in message
+    assert "layers[1] (_InfAfterFit).forward returned NaN or inf" in message
+    monkeypatch.setattr(_InfAfterFit, "poisoned", False)
+    np.testing.assert_array_equal(model.predict(X), before)  # the call was undone

@@ -417,7 +417,8 @@ def test_a_fitted_model_diverging_on_huge_X_names_the_data_first(friedman):
     with pytest.warns(DivergenceWarning) as caught:
         model.partial_fit(X * 1e200, y)
     message = str(caught[0].message)
-    assert message.index("do not look scaled") < message.index("learning rate")
+    assert message.index("very large values") < message.index("learning rate")
+    assert "the learning rate is not the cause" in message  # no update was made
 
 
 # scikit-learn's validation casts first and then reports the overflow, with

@@ -18,6 +18,7 @@ from sknnlite import (
     Layer,
     Loss,
     NNRegressor,
+    Quantile,
     ReLU,
     SquaredError,
     Tanh,
@@ -60,19 +61,45 @@ def test_huber_beats_squared_error_with_outliers_in_y():
     assert scores["huber"] > scores["squared_error"] + 0.3
 
 
-@pytest.mark.parametrize("loss", ["absolute_error", "huber"])
+@pytest.mark.parametrize("loss", ["absolute_error", "huber", Quantile(0.5)])
 def test_one_huge_outlier_does_not_spoil_a_robust_loss(loss):
     # Issue 15: scaled by mean and std, the outlier made the rest of y a
-    # constant in training units (R² -1.46e4 on the inliers).
+    # constant in training units (R² -1.46e4 on the inliers; -2674 for the
+    # median of a quantile loss, scaled that way until 0.2.1).
     X, y = make_friedman1(n_samples=500, random_state=0)
     y_outlier = y.copy()
     y_outlier[0] = 1e6
     model = NNRegressor(
         loss=loss, learning_rate=0.01, max_iter=200, random_state=0
     ).fit(X, y_outlier)
-    assert model.score(X[1:], y[1:]) >= 0.9
+    assert r2_score(y[1:], model.predict(X[1:])) >= 0.9
     median = np.quantile(y_outlier, 0.5, method="inverted_cdf")
     np.testing.assert_allclose(model.target_center_, [median])
+
+
+@pytest.mark.parametrize("loss", ["absolute_error", "huber", Quantile(0.5)])
+def test_early_stopping_of_a_robust_loss_survives_outliers_in_the_held_out_rows(loss):
+    # With R² as the validation score, one outlier (1e6) among the held-out
+    # rows made every score -0.0204: no change above tol, so training
+    # stopped after n_iter_no_change + 1 epochs (R² on the inliers 0.59,
+    # 0.61 and 0.98). The negative validation loss follows the inliers.
+    X, y = make_friedman1(n_samples=1000, random_state=0)
+    y_outlier = y.copy()
+    outliers = np.arange(0, 1000, 100)
+    y_outlier[outliers] = 1e6
+    model = NNRegressor(
+        [Dense(64), ReLU(), Dense(64), ReLU(), Dense()],
+        loss=loss,
+        learning_rate=0.01,
+        early_stopping=True,
+        random_state=0,
+    ).fit(X, y_outlier)
+    inliers = np.setdiff1d(np.arange(1000), outliers)
+    assert r2_score(y[inliers], model.predict(X[inliers])) >= 0.95
+    assert model.n_iter_ > model.n_iter_no_change + 10
+    scores = np.array(model.validation_scores_)
+    np.testing.assert_allclose(scores, -np.array(model.validation_loss_curve_))
+    assert model.best_validation_score_ == scores.max()
 
 
 def test_robust_target_scaling_uses_weighted_median_and_iqr():

@@ -264,8 +264,20 @@ def test_divergence_with_early_stopping_restores_the_best_scoring_epoch(friedman
 
 def test_divergence_of_a_new_model_on_scaled_data_names_the_learning_rate(small):
     X, y = small
-    model = NNRegressor([BlowUpAt(at=1), Dense(8), ReLU(), Dense()])
+    # Infinite from the second batch, after an update (50 rows per batch).
+    model = NNRegressor([BlowUpAt(at=2), Dense(8), ReLU(), Dense()], batch_size=50)
     with pytest.raises(ValueError, match=r"learning rate is too large.*look scaled"):
+        model.fit(X, y)
+    assert not hasattr(model, "network_")
+
+
+def test_divergence_on_the_first_batch_is_not_blamed_on_the_learning_rate(small):
+    # No update had been made: it used to say "The learning rate is too large".
+    X, y = small
+    model = NNRegressor([BlowUpAt(at=1), Dense(8), ReLU(), Dense()])
+    with pytest.raises(
+        ValueError, match=r"before any update, so the learning rate is not the cause"
+    ):
         model.fit(X, y)
     assert not hasattr(model, "network_")
 

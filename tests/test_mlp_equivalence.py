@@ -1,0 +1,217 @@
+"""sknnlite's defaults train exactly as scikit-learn's MLP does.
+
+Given the same initial weights and the same order of rows, a default
+``NNRegressor``/``NNClassifier`` with a ReLU network follows MLPRegressor's and
+MLPClassifier's training trajectory to rounding error: same initial-weight law,
+same batches (``gen_batches``, the last one shorter), same loss and output
+activation (identity, logistic for binary and multilabel, softmax for
+multiclass), L2 penalty per batch, Adam's and SGD's updates. Any difference in
+the accuracy benchmark (``benchmarks/bench_accuracy.py``) between the two at
+equal settings is therefore the random streams (initial weights, shuffles), not
+the algorithm. The one intended difference, the gradient of a multi-output
+squared error (sknnlite: of the loss it reports, the mean over outputs; MLP:
+the sum), is pinned too.
+
+MLP's own initial weights are drawn with its private ``_initialize`` and fed to
+sknnlite through its initialiser registry.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import (
+    load_iris,
+    make_classification,
+    make_multilabel_classification,
+    make_regression,
+)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state
+
+from sknnlite import SGD, Dense, NNClassifier, NNRegressor, ReLU, initializers
+
+HIDDEN = (16, 8)
+EPOCHS = 6
+NO_STOP = {"tol": 0.0, "n_iter_no_change": 10**6}
+
+
+def _mlp_initial_weights(mlp, X, Y):
+    """MLP's initial coefs/intercepts, set on ``mlp`` so a warm fit starts there."""
+    mlp._random_state = check_random_state(0)
+    mlp.n_features_in_ = X.shape[1]
+    units = [X.shape[1], *mlp.hidden_layer_sizes, Y.shape[1]]
+    mlp._initialize(Y, units, X.dtype)
+    weights = []
+    for coef, intercept in zip(mlp.coefs_, mlp.intercepts_, strict=True):
+        weights += [coef.copy(), intercept.copy()]
+    return weights
+
+
+def _feed(monkeypatch, weights):
+    """Make every Glorot-uniform draw return the next of ``weights``."""
+    queue = list(weights)
+
+    def given(shape, fan_in, fan_out, rng, dtype):
+        value = queue.pop(0)
+        assert value.shape == shape
+        return value.astype(dtype, copy=True)
+
+    monkeypatch.setitem(initializers.INITIALIZERS, "glorot_uniform", given)
+    return queue
+
+
+def _network():
+    return [Dense(HIDDEN[0]), ReLU(), Dense(HIDDEN[1]), ReLU(), Dense()]
+
+
+def _fit_both(monkeypatch, mlp, ours, X, y, Y, **fit_params):
+    weights = _mlp_initial_weights(mlp, X, Y)
+    queue = _feed(monkeypatch, weights)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mlp.fit(X, y, **fit_params)
+        ours.fit(X, y, **fit_params)
+    assert queue == []  # every layer took MLP's weights
+    return mlp, ours
+
+
+def _standardised(X, y):
+    # sknnlite standardises the target itself; a standardised y makes its
+    # scaling the identity, so both fit the same numbers.
+    X = (X - X.mean(0)) / X.std(0)
+    return X, (y - y.mean(0)) / y.std(0)
+
+
+# 250 rows: batches of 200 and 50, so the short last batch is covered.
+@pytest.mark.parametrize(
+    "solver, optimizer", [("adam", "adam"), ("sgd", SGD())], ids=["adam", "sgd"]
+)
+def test_regressor_follows_mlp_trajectory(monkeypatch, solver, optimizer):
+    X, y = _standardised(*make_regression(250, 5, noise=10.0, random_state=0))
+    mlp = MLPRegressor(
+        hidden_layer_sizes=HIDDEN,
+        solver=solver,
+        max_iter=EPOCHS,
+        shuffle=False,
+        warm_start=True,
+        learning_rate_init=0.01,
+        **NO_STOP,
+    )
+    ours = NNRegressor(
+        _network(),
+        optimizer=optimizer,
+        max_iter=EPOCHS,
+        shuffle=False,
+        learning_rate=0.01,
+        random_state=0,
+        **NO_STOP,
+    )
+    _fit_both(monkeypatch, mlp, ours, X, y, y[:, None])
+    np.testing.assert_allclose(ours.loss_curve_, mlp.loss_curve_, rtol=1e-12)
+    for theirs, mine in zip(
+        mlp.coefs_ + mlp.intercepts_, ours.coefs_ + ours.intercepts_, strict=True
+    ):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(ours.predict(X), mlp.predict(X), rtol=1e-10, atol=1e-12)
+
+
+def test_regressor_follows_mlp_with_sample_weight(monkeypatch):
+    X, y = _standardised(*make_regression(250, 5, noise=10.0, random_state=1))
+    weight = np.random.default_rng(0).uniform(0.2, 3.0, size=len(y))
+    mlp = MLPRegressor(
+        hidden_layer_sizes=HIDDEN,
+        max_iter=EPOCHS,
+        shuffle=False,
+        warm_start=True,
+        learning_rate_init=0.01,
+        alpha=0.1,
+        **NO_STOP,
+    )
+    ours = NNRegressor(
+        _network(),
+        max_iter=EPOCHS,
+        shuffle=False,
+        learning_rate=0.01,
+        alpha=0.1,
+        random_state=0,
+        **NO_STOP,
+    )
+    # A weighted standardisation would move sknnlite's target scaling off the
+    # identity; the weights' mean and spread are what the scaling uses.
+    y = y - np.average(y, weights=weight)
+    y = y / np.sqrt(np.average(y**2, weights=weight))
+    _fit_both(monkeypatch, mlp, ours, X, y, y[:, None], sample_weight=weight)
+    np.testing.assert_allclose(ours.predict(X), mlp.predict(X), rtol=1e-9, atol=1e-12)
+
+
+def _classification(kind):
+    if kind == "binary":
+        X, y = make_classification(250, 6, random_state=0)
+    elif kind == "multiclass":
+        X, y = load_iris(return_X_y=True)
+    else:
+        X, y = make_multilabel_classification(250, 6, n_classes=3, random_state=0)
+    return (X - X.mean(0)) / X.std(0), y
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "multilabel"])
+def test_classifier_follows_mlp_trajectory(monkeypatch, kind):
+    X, y = _classification(kind)
+    mlp = MLPClassifier(
+        hidden_layer_sizes=HIDDEN,
+        max_iter=EPOCHS,
+        shuffle=False,
+        warm_start=True,
+        learning_rate_init=0.01,
+        **NO_STOP,
+    )
+    # MLP binarises the labels with LabelBinarizer (one column for binary).
+    labels = LabelBinarizer().fit(y)
+    mlp._label_binarizer, mlp.classes_ = labels, labels.classes_
+    ours = NNClassifier(
+        _network(),
+        max_iter=EPOCHS,
+        shuffle=False,
+        learning_rate=0.01,
+        random_state=0,
+        **NO_STOP,
+    )
+    _fit_both(monkeypatch, mlp, ours, X, y, labels.transform(y))
+    np.testing.assert_allclose(ours.loss_curve_, mlp.loss_curve_, rtol=1e-12)
+    np.testing.assert_allclose(
+        ours.predict_proba(X), mlp.predict_proba(X), rtol=1e-10, atol=1e-13
+    )
+    np.testing.assert_array_equal(ours.predict(X), mlp.predict(X))
+
+
+def test_multi_output_squared_error_differs_from_mlp_only_in_l2_weight(monkeypatch):
+    """MLP's gradient is of the sum over outputs, its reported loss the mean.
+
+    sknnlite differentiates the loss it reports (the mean over ``m`` outputs);
+    with Adam that is MLP's fit with ``alpha * m``, as this checks.
+    """
+    X, y = _standardised(*make_regression(250, 5, n_targets=3, random_state=0))
+    mlp = MLPRegressor(
+        hidden_layer_sizes=HIDDEN,
+        max_iter=EPOCHS,
+        shuffle=False,
+        warm_start=True,
+        learning_rate_init=0.01,
+        alpha=3 * 0.01,
+        epsilon=3e-8,
+        **NO_STOP,
+    )
+    ours = NNRegressor(
+        _network(),
+        max_iter=EPOCHS,
+        shuffle=False,
+        alpha=0.01,
+        learning_rate=0.01,
+        random_state=0,
+        **NO_STOP,
+    )
+    _fit_both(monkeypatch, mlp, ours, X, y, y)
+    np.testing.assert_allclose(ours.predict(X), mlp.predict(X), rtol=1e-8, atol=1e-10)
