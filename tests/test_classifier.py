@@ -340,3 +340,14 @@ def test_bagging_balanced_classifiers_on_a_rare_class():
         n_estimators=30, max_samples=0.3, random_state=0,
     ).fit(StandardScaler().fit_transform(X[keep]), y[keep])  # fmt: skip
     assert len(model.estimators_) == 30
+
+
+def test_partial_fit_refuses_layers_changed_since_the_model_was_built():
+    X, y = make_blobs(n_samples=60, centers=3, random_state=0)
+    model = NNClassifier([Dense(8), ReLU(), Dense()], random_state=0)
+    model.partial_fit(X, y, classes=[0, 1, 2])
+    model.set_params(layers__0__units=4)
+    with pytest.raises(ValueError, match=r"layers changed .* call fit; or set layers"):
+        model.partial_fit(X, y)
+    model.set_params(layers__0__units=8).partial_fit(X, y)  # back: it continues
+    assert model.n_iter_ == 2
