@@ -211,6 +211,7 @@ class Network:
             With ``check=True``, naming ``layers[i]``, its class and the
             expected and actual shape (or dtype, or the missing method).
         """
+        x = self._dense_if_needed(x)
         if not training:
             if check:
                 return self._infer_checked(x)
@@ -255,6 +256,7 @@ class Network:
         -------
         index : int or None
         """
+        x = self._dense_if_needed(x)
         for index, layer in enumerate(self.layers):
             _require_method(index, layer, "forward")
             workspace = {"workspace": Workspace()} if layer.uses_workspace else {}
@@ -423,6 +425,12 @@ class Network:
         with self._lock.reading():
             return self._predict(x, chunk_rows)
 
+    def _dense_if_needed(self, x):
+        """Dense rows for a first layer that does not take sparse input."""
+        if sparse.issparse(x) and not getattr(self.layers[0], "accepts_sparse", False):
+            return x.toarray()
+        return x
+
     def _predict(self, x, chunk_rows):
         """:meth:`predict` without the lock."""
         n_samples = x.shape[0]
@@ -445,6 +453,7 @@ class Network:
 
     def _predict_block(self, x, workspaces, copy):
         """Output for one block; with ``copy``, an array owned by the caller."""
+        x = self._dense_if_needed(x)
         output, owned = self._infer_or_explain(x, workspaces)
         if getattr(output, "shape", None) != (x.shape[0], self.n_outputs):
             self._infer_checked(x)  # raises, naming the layer
