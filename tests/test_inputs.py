@@ -736,3 +736,10 @@ def test_sparse_X_reaches_a_first_layer_that_is_not_dense_as_dense_rows(
     np.testing.assert_allclose(
         sparse_fit.predict(sparse.csr_matrix(X)), dense.predict(X), rtol=1e-10
     )
+
+
+def test_a_non_numeric_target_is_named_not_the_first_value():
+    # It named '1.5' (a number) as the problem, not 'x'.
+    X = np.arange(6.0).reshape(3, 2)
+    with pytest.raises(ValueError, match=r"\('x' is not a number\)"):
+        NNRegressor(max_iter=1).fit(X, np.array(["1.5", "2", "x"]))
