@@ -346,6 +346,8 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
 
     def _fit(self, X, y, sample_weight, *, incremental, new_model, classes=None):
         """Validate, build if new, run the training loop once, commit its history."""
+        if not new_model:
+            self._check_continued_settings(incremental)
         with _restore_on_error(self):
             data = self._prepare(X, y, sample_weight, new_model, classes, incremental)
             tasks = FitTasks(
@@ -437,7 +439,51 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
         self.layers_ = self.network_.layers
         self.optimizer_ = get_optimizer(self.optimizer)
         self.optimizer_.initialize(self.network_.coef)
+        self._built_with = self._model_settings()
         self._commit(History())
+
+    #: Parameters that define the fitted model: a warm fit or partial_fit
+    #: cannot continue a model built with other values.
+    _MODEL_PARAMETERS = ("layers", "loss")
+
+    def _model_settings(self):
+        """A comparable description of the model-defining parameters and optimizer."""
+        params = self.get_params(deep=False)
+        names = [*self._MODEL_PARAMETERS, "optimizer"]
+        return {name: _describe(params[name]) for name in names if name in params}
+
+    def _check_continued_settings(self, incremental):
+        """Refuse a changed architecture or loss; take a changed optimizer.
+
+        ``warm_start`` and ``partial_fit`` continue the fitted network, so a
+        ``set_params`` of ``layers`` (or ``loss``) since it was built cannot
+        apply: it would be ignored silently while ``get_params`` describes
+        another model. A new ``optimizer`` applies, with a fresh state (as
+        ``MLPRegressor`` takes a new ``solver`` in a warm fit).
+        """
+        built = getattr(self, "_built_with", None)
+        if built is None:  # a model saved before sknnlite 0.2.1
+            return
+        now = self._model_settings()
+        for name in self._MODEL_PARAMETERS:
+            if name in built and now.get(name) != built[name]:
+                call = "partial_fit" if incremental else "a warm fit"
+                fix = (
+                    "set warm_start=False and call fit"
+                    if self.warm_start
+                    else ("call fit")
+                )
+                raise ValueError(
+                    f"{name} changed (set_params) since the model was built, but "
+                    f"{call} continues the fitted network, which the new {name} "
+                    f"does not describe. To train a new model with the new {name}, "
+                    f"{fix}; or set {name} back."
+                )
+        if now.get("optimizer") != built.get("optimizer"):
+            _validate_components([], self.optimizer)
+            self.optimizer_ = get_optimizer(self.optimizer)
+            self.optimizer_.initialize(self.network_.coef)
+            self._built_with = {**built, "optimizer": now["optimizer"]}
 
     def _loop_settings(self, incremental, new_model):
         """The loop's settings for this call, from the estimator's parameters."""
@@ -748,6 +794,25 @@ def _make_generator(random_state):
         return np.random.default_rng(int(random_state))
     seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
     return np.random.default_rng(seed)
+
+
+def _describe(value):
+    """A structure of tuples and plain values equal for equal settings.
+
+    Layers, losses and optimizers become their class and parameters, so two
+    objects with the same settings compare equal and a nested change shows.
+    """
+    if hasattr(value, "get_params") and not isinstance(value, type):
+        params = value.get_params(deep=False)
+        return (
+            type(value).__qualname__,
+            tuple((key, _describe(params[key])) for key in sorted(params)),
+        )
+    if isinstance(value, (list, tuple)):
+        return tuple(_describe(item) for item in value)
+    if isinstance(value, np.ndarray):
+        return ("ndarray", value.dtype.str, value.shape, tuple(value.ravel().tolist()))
+    return value
 
 
 def _copy_layer(layer):

@@ -177,6 +177,12 @@ class Sequential(Layer):
         return max((member.min_batch_rows for member in members), default=1)
 
     @property
+    def accepts_sparse(self):
+        """Whether the first member takes sparse rows."""
+        members = self._template_members()
+        return bool(members) and getattr(members[0], "accepts_sparse", False)
+
+    @property
     def preferred_init(self):
         """The initialiser the first member asks of the layer before."""
         members = self._template_members()
@@ -422,6 +428,9 @@ class Residual(Sequential):
     """
 
     _parameter_constraints = {"layers": [list, tuple], "norm": [Layer, None]}
+
+    #: ``x + f(x)`` adds the input itself: the network gives it dense rows.
+    accepts_sparse = False
 
     def __init__(self, layers, *, norm=None):
         self.layers = layers

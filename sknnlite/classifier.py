@@ -404,13 +404,9 @@ class NNClassifier(ClassifierMixin, BaseNN):
                 )
             weights = compute_sample_weight("balanced", y)
         else:
-            per_class = compute_class_weight(
-                self.class_weight,
-                classes=self.classes_,
-                y=y,
-                sample_weight=sample_weight,
-            )
-            weights = per_class[self._class_indices(targets, threshold=0.5)]
+            indices = self._class_indices(targets, threshold=0.5)
+            per_class = self._per_class_weights(y, indices, sample_weight)
+            weights = per_class[indices]
         if sample_weight is not None:
             weights = weights * sample_weight
         if not weights.sum() > 0:
@@ -419,6 +415,33 @@ class NNClassifier(ClassifierMixin, BaseNN):
                 "gives every sample zero weight. Give some class a positive weight."
             )
         return weights.astype(targets.dtype, copy=False)
+
+    def _per_class_weights(self, y, indices, sample_weight):
+        """Weight of each class, as ``compute_class_weight``.
+
+        With ``"balanced"``, a class of ``classes_`` whose samples all have
+        weight 0 (a bootstrap of ``BaggingClassifier`` that drew none of a
+        rare class), or that this ``y`` lacks, weighs 0 and the others are
+        balanced among themselves, ``W / (k * W_c)`` over the ``k`` classes
+        of positive total weight ``W_c`` (``W`` their sum); scikit-learn's
+        formula, equal otherwise, divides by that class's zero total.
+        """
+        if not isinstance(self.class_weight, str):
+            return compute_class_weight(
+                self.class_weight,
+                classes=self.classes_,
+                y=y,
+                sample_weight=sample_weight,
+            )
+        if sample_weight is None:
+            sample_weight = np.ones(len(indices))
+        totals = np.bincount(
+            indices, weights=sample_weight, minlength=len(self.classes_)
+        )
+        present = totals > 0
+        per_class = np.zeros(len(self.classes_))
+        per_class[present] = totals.sum() / (present.sum() * totals[present])
+        return per_class
 
     def _stratify_labels(self, targets):
         """Class of each sample, so the validation split keeps class shares."""

@@ -218,6 +218,10 @@ class Layer(Configurable):
       :meth:`Layer.get_state`). Update it so that each element goes from its old
       value to its new one in one write: a ``predict`` running meanwhile in
       another thread then sees old or new values, never a half-updated one.
+    * ``accepts_sparse = True``: as the network's first layer, ``forward``
+      receives SciPy sparse rows as they are (``Dense`` multiplies them).
+      Otherwise the network makes them dense first, a batch or block at a
+      time, so ``forward`` only ever sees ndarrays.
     * A layer that computes statistics over the batch sets ``min_batch_rows``
       to the fewest rows a training batch must have (``BatchNorm``: 2, since
       one row has no variance). The training loop then never forms a smaller
@@ -300,6 +304,11 @@ class Layer(Configurable):
     #: Whether ``forward`` takes ``row_keys``: while training, one ``uint64``
     #: per row derived from the network's input row (equal rows, equal keys).
     uses_row_keys = False
+
+    #: Whether ``forward`` takes a SciPy sparse matrix as the network's first
+    #: layer. Otherwise the network gives it dense rows (a block at a time),
+    #: so a layer written for ndarrays never sees a sparse matrix.
+    accepts_sparse = False
 
     def build(self, n_inputs, rng, dtype):
         """Create parameters for inputs of width ``n_inputs``.
@@ -549,6 +558,7 @@ class Dense(Layer):
     }
 
     uses_workspace = True
+    accepts_sparse = True
 
     def __init__(self, units=None, *, init="auto", bias_init="auto", use_bias=True):
         self.units = units

@@ -21,6 +21,8 @@ methods. Errors name the layer as ``layers[i] (ClassName)``.
 """
 
 import copy
+import threading
+from contextlib import contextmanager
 
 import numpy as np
 from scipy import sparse
@@ -128,7 +130,18 @@ class Network:
         self.row_projection_ = rng.normal(size=n_inputs) if wants_keys else None
         self.layers[0].skip_input_grad = True
         self._pack(copy_values=True)
+        self._lock = ReadWriteLock()
         return self
+
+    def training(self):
+        """Context manager held by a training call: predictions wait for it.
+
+        ``predict`` holds the read side, so a prediction sees the network
+        before or after a whole ``fit`` or ``partial_fit`` call, never
+        half-updated weights; predictions still run concurrently with each
+        other. The training thread itself may predict (validation).
+        """
+        return self._lock.writing()
 
     def _param_slots(self):
         """(layer, name) pairs in buffer order: penalised parameters first."""
@@ -198,6 +211,7 @@ class Network:
             With ``check=True``, naming ``layers[i]``, its class and the
             expected and actual shape (or dtype, or the missing method).
         """
+        x = self._dense_if_needed(x)
         if not training:
             if check:
                 return self._infer_checked(x)
@@ -242,6 +256,7 @@ class Network:
         -------
         index : int or None
         """
+        x = self._dense_if_needed(x)
         for index, layer in enumerate(self.layers):
             _require_method(index, layer, "forward")
             workspace = {"workspace": Workspace()} if layer.uses_workspace else {}
@@ -407,6 +422,17 @@ class Network:
         ValueError or TypeError
             If a layer's output has the wrong shape, naming ``layers[i]``.
         """
+        with self._lock.reading():
+            return self._predict(x, chunk_rows)
+
+    def _dense_if_needed(self, x):
+        """Dense rows for a first layer that does not take sparse input."""
+        if sparse.issparse(x) and not getattr(self.layers[0], "accepts_sparse", False):
+            return x.toarray()
+        return x
+
+    def _predict(self, x, chunk_rows):
+        """:meth:`predict` without the lock."""
         n_samples = x.shape[0]
         workspaces = self._workspaces()
         # A few rows (a request to a server) fit in one block of any network.
@@ -427,6 +453,7 @@ class Network:
 
     def _predict_block(self, x, workspaces, copy):
         """Output for one block; with ``copy``, an array owned by the caller."""
+        x = self._dense_if_needed(x)
         output, owned = self._infer_or_explain(x, workspaces)
         if getattr(output, "shape", None) != (x.shape[0], self.n_outputs):
             self._infer_checked(x)  # raises, naming the layer
@@ -510,6 +537,7 @@ class Network:
         state.pop("coef", None)
         state.pop("grad", None)
         state.pop("_penalty_grad", None)
+        state.pop("_lock", None)
         return state
 
     def __setstate__(self, state):
@@ -519,6 +547,7 @@ class Network:
         self.__dict__.update(state)
         self.coef = None
         self._pack(copy_values=True)
+        self._lock = ReadWriteLock()
 
     def __deepcopy__(self, memo):
         """A copy with its own buffers that copies ``coef`` once.
@@ -537,7 +566,71 @@ class Network:
         new.__dict__.update(copy.deepcopy(self.__getstate__(), memo))
         new.coef = self.coef.copy()
         new._pack(copy_values=False)
+        new._lock = ReadWriteLock()
         return new
+
+
+class ReadWriteLock:
+    """Many readers (predictions) or one writer (a training call) at a time.
+
+    The writing thread may also read, and write again (re-entrant). Writers
+    come first: once one waits, new readers wait too, so a stream of
+    predictions cannot starve training.
+
+    Examples
+    --------
+    >>> from sknnlite.network import ReadWriteLock
+    >>> lock = ReadWriteLock()
+    >>> with lock.writing():
+    ...     with lock.reading():  # the writer may read
+    ...         pass
+    >>> with lock.reading():
+    ...     pass
+    """
+
+    def __init__(self):
+        self._condition = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._writer = None
+        self._writers_waiting = 0
+
+    @contextmanager
+    def reading(self):
+        """Hold the read side (shared) for the ``with`` block."""
+        if self._writer == threading.get_ident():
+            yield
+            return
+        with self._condition:
+            while self._writer is not None or self._writers_waiting:
+                self._condition.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._readers -= 1
+                if not self._readers:
+                    self._condition.notify_all()
+
+    @contextmanager
+    def writing(self):
+        """Hold the write side (exclusive) for the ``with`` block."""
+        me = threading.get_ident()
+        if self._writer == me:
+            yield
+            return
+        with self._condition:
+            self._writers_waiting += 1
+            while self._writer is not None or self._readers:
+                self._condition.wait()
+            self._writers_waiting -= 1
+            self._writer = me
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._writer = None
+                self._condition.notify_all()
 
 
 def train_forward(layers, x, sample_weight=None, row_keys=None):

@@ -234,12 +234,36 @@ class NNRegressor(RegressorMixin, BaseNN):
             self.target_center_, self.target_scale_ = _target_scaling(
                 self.loss_function_, targets, sample_weight
             )
-            if incremental:
-                _scale_flat_columns_by_magnitude(
+            self._target_scale_pending = None
+            if incremental and _loss_scales(self.loss_function_, targets.shape[1]):
+                self._target_scale_pending = _scale_flat_columns_by_magnitude(
                     targets, self.target_center_, self.target_scale_
                 )
+        else:
+            self._resolve_pending_scale(targets, sample_weight)
         self.loss_function_.check_target(targets)
         return (targets - self.target_center_) / self.target_scale_
+
+    def _resolve_pending_scale(self, targets, sample_weight):
+        """Scale the columns a first one-value chunk at 0 left without one.
+
+        A first ``partial_fit`` chunk whose target is 0 everywhere gives no
+        magnitude either: its scaled target is 0 whatever the scale, so the
+        scale is taken from the first later call that shows one (the spread
+        of its targets, or their distance from the center if they do not
+        vary), and what the stream teaches does not depend on ``y``'s units.
+        """
+        pending = getattr(self, "_target_scale_pending", None)
+        if pending is None or not pending.any():
+            return
+        _, spread = _target_scaling(self.loss_function_, targets, sample_weight)
+        flat = np.all(targets == targets[:1], axis=0)
+        distance = np.abs(targets[0] - self.target_center_)
+        scale = np.where(flat, distance, spread)
+        resolved = pending & (scale > 0)
+        # New arrays, not writes: a predict in another thread reads the old.
+        self.target_scale_ = np.where(resolved, scale, self.target_scale_)
+        self._target_scale_pending = pending & ~resolved
 
     def predict(self, X):
         """Predict targets for ``X``.
@@ -406,8 +430,20 @@ def _numeric_targets(y):
     except (TypeError, ValueError):
         raise ValueError(
             f"NNRegressor needs numeric targets, got y of dtype {y.dtype} "
-            f"(first value {y.flat[0]!r}). For class labels use NNClassifier."
+            f"({_first_non_number(y)} is not a number). For class labels use "
+            "NNClassifier."
         ) from None
+
+
+def _first_non_number(y):
+    """``repr`` of the first value of ``y`` that does not convert to a float."""
+    for value in y.tolist() if y.ndim else [y.item()]:
+        for item in value if isinstance(value, list) else [value]:
+            try:
+                float(item)
+            except (TypeError, ValueError):
+                return repr(item)
+    return repr(y.flat[0])
 
 
 def _quantile_score(targets, columns, loss, sample_weight):
@@ -445,14 +481,24 @@ def _make_loss(loss):
     return loss_function
 
 
+def _loss_scales(loss_function, n_outputs):
+    """Whether the loss scales targets at all (Poisson and gamma do not)."""
+    probe = np.tile([[1.0], [3.0], [10.0]], (1, n_outputs))
+    center, scale = _target_scaling(loss_function, probe, None)
+    return bool(np.any(center != 0) or np.any(scale != 1))
+
+
 def _scale_flat_columns_by_magnitude(targets, center, scale):
     """Where a column of ``targets`` does not vary, set its scale to ``|center|``.
 
     Only for a center the loss chose (a loss that does not scale, such as
-    Poisson, has center 0 and keeps scale 1).
+    Poisson, has center 0 and keeps scale 1). Returns the columns that do
+    not vary and sit at 0, whose scale is still to be found (a bool array).
     """
-    flat = np.all(targets == targets[:1], axis=0) & (np.abs(center) > 0)
-    scale[flat] = np.abs(center[flat])
+    flat = np.all(targets == targets[:1], axis=0)
+    at_zero = center == 0
+    scale[flat & ~at_zero] = np.abs(center[flat & ~at_zero])
+    return flat & at_zero
 
 
 def _target_scaling(loss_function, targets, sample_weight):

@@ -583,14 +583,17 @@ class TrainingLoop:
         self._score = score
         self._call_start = None if self.settings.new_model else _Checkpoint(self)
         lengths = self.history.lengths()
-        try:
-            with _InterruptGuard() as self._interrupt:
-                self._train(X, targets, sample_weight, stratify)
-        except BaseException:
-            self.history.truncate(lengths)
-            if self._call_start is not None:
-                self._call_start.restore()
-            raise
+        # Predictions in other threads wait for the whole call (see
+        # Network.training), so they never see a half-applied step.
+        with self.network.training():
+            try:
+                with _InterruptGuard() as self._interrupt:
+                    self._train(X, targets, sample_weight, stratify)
+            except BaseException:
+                self.history.truncate(lengths)
+                if self._call_start is not None:
+                    self._call_start.restore()
+                raise
         return Outcome(self.history, self.warnings, self.stop_reason)
 
     def _train(self, X, targets, sample_weight, stratify):

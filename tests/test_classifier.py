@@ -5,13 +5,19 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_digits, make_blobs, make_multilabel_classification
+from sklearn.datasets import (
+    load_digits,
+    load_iris,
+    make_blobs,
+    make_multilabel_classification,
+)
+from sklearn.ensemble import BaggingClassifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
 
 from sknnlite import Dense, NNClassifier, ReLU, SigmoidCrossEntropy, Tanh
 
@@ -298,3 +304,50 @@ def test_multilabel_subset_accuracy_matches_mlp_classifier():
     )
     ours, theirs = _mean_test_accuracies(X, Y, 200)
     assert abs(ours - theirs) <= 0.02
+
+
+def test_balanced_class_weight_with_a_class_of_zero_total_weight():
+    # BaggingClassifier's bootstraps can draw no row of a rare class: the
+    # fit raised "gives every sample zero weight", with divide-by-zero
+    # warnings, though 100 rows had weight 1.
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    sample_weight = np.where(y == 0, 0.0, np.linspace(0.5, 2.0, len(y)))
+    balanced = NNClassifier(
+        [Dense(8), ReLU(), Dense()], class_weight="balanced", max_iter=5,
+        random_state=0,
+    )  # fmt: skip
+    balanced.fit(X, y, sample_weight=sample_weight)
+    # Class 0 weighs nothing; 1 and 2 are balanced among themselves.
+    others = y != 0
+    per_class = compute_class_weight(
+        "balanced", classes=np.array([1, 2]), y=y[others],
+        sample_weight=sample_weight[others],
+    )  # fmt: skip
+    weights = np.zeros(len(y))
+    weights[others] = sample_weight[others] * per_class[y[others] - 1]
+    plain = NNClassifier([Dense(8), ReLU(), Dense()], max_iter=5, random_state=0)
+    plain.fit(X, y, sample_weight=weights)
+    np.testing.assert_allclose(balanced.network_.coef, plain.network_.coef, rtol=1e-12)
+
+
+def test_bagging_balanced_classifiers_on_a_rare_class():
+    X, y = load_iris(return_X_y=True)
+    keep = np.r_[np.arange(50, 150), np.arange(8)]  # 8 rows of class 0
+    model = BaggingClassifier(
+        NNClassifier([Dense(8), ReLU(), Dense()], class_weight="balanced",
+                     max_iter=5, random_state=0),
+        n_estimators=30, max_samples=0.3, random_state=0,
+    ).fit(StandardScaler().fit_transform(X[keep]), y[keep])  # fmt: skip
+    assert len(model.estimators_) == 30
+
+
+def test_partial_fit_refuses_layers_changed_since_the_model_was_built():
+    X, y = make_blobs(n_samples=60, centers=3, random_state=0)
+    model = NNClassifier([Dense(8), ReLU(), Dense()], random_state=0)
+    model.partial_fit(X, y, classes=[0, 1, 2])
+    model.set_params(layers__0__units=4)
+    with pytest.raises(ValueError, match=r"layers changed .* call fit; or set layers"):
+        model.partial_fit(X, y)
+    model.set_params(layers__0__units=8).partial_fit(X, y)  # back: it continues
+    assert model.n_iter_ == 2

@@ -20,6 +20,7 @@ from sknnlite import (
     Dense,
     Dropout,
     Identity,
+    Layer,
     LeakyReLU,
     Mish,
     NNClassifier,
@@ -229,3 +230,59 @@ def test_predict_memory_does_not_grow_with_the_number_of_rows():
     large_kept, large_peak = traced_predict(model, rng.normal(size=(50_000, 5)))
     assert small_kept < 2**14 and large_kept < 2**14
     assert large_peak < small_peak + 2**16
+
+
+class _Gate(Layer):
+    """The identity; from its second training forward of a call on, it pauses.
+
+    It tells the test it is mid-call (after one update step of the call) and
+    waits until the test lets it go, so another thread can predict right
+    between two steps.
+    """
+
+    mid_call = threading.Event()
+    go_on = threading.Event()
+
+    def build(self, n_inputs, rng, dtype):
+        self.forwards_ = 0
+        return n_inputs
+
+    def forward(self, x, training=False):
+        if training:
+            self.forwards_ += 1
+            if self.forwards_ == 4:  # the 2nd batch of the second call
+                type(self).mid_call.set()
+                type(self).go_on.wait(timeout=10)
+        return x
+
+    def backward(self, grad_out):
+        return grad_out
+
+
+def test_a_prediction_during_partial_fit_sees_the_model_before_or_after_the_call():
+    # A predict between two update steps saw weights no whole call produced
+    # (a trial found 45 of 247 such predictions with a 512-wide network).
+    X, y = make_friedman1(n_samples=80, random_state=0)
+    model = NNRegressor(
+        [Dense(16), _Gate(), ReLU(), Dense()], batch_size=40, random_state=0
+    )
+    _Gate.mid_call.clear()
+    _Gate.go_on.clear()
+    model.partial_fit(X, y)  # two batches: the gate's forwards 1 and 2
+    before = model.predict(X)
+    trainer = threading.Thread(target=model.partial_fit, args=(X, y))
+    trainer.start()
+    assert _Gate.mid_call.wait(timeout=10)
+    with ThreadPoolExecutor(1) as pool:
+        during = pool.submit(model.predict, X)
+        try:
+            early = during.result(timeout=0.5)  # only without the lock
+        except TimeoutError:
+            early = None
+        _Gate.go_on.set()
+        seen = during.result(timeout=10)
+    trainer.join(timeout=10)
+    after = model.predict(X)
+    assert early is None  # it waited for the training call
+    assert not np.array_equal(before, after)
+    np.testing.assert_array_equal(seen, after)

@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import sparse
 from sklearn.datasets import make_blobs, make_friedman1
 from sklearn.ensemble import (
     AdaBoostClassifier,
@@ -33,10 +34,14 @@ from sknnlite import (
     Dense,
     Dropout,
     Huber,
+    Layer,
     LeakyReLU,
     NNClassifier,
     NNRegressor,
     ReLU,
+    Residual,
+    Sequential,
+    Tanh,
 )
 from sknnlite.exceptions import DivergenceWarning
 from sknnlite.layers import build_layer
@@ -683,3 +688,58 @@ def test_score_refuses_negative_sample_weight_as_fit_does(estimator):
     with pytest.raises(ValueError, match="sample_weight.shape"):
         model.score(X, y, sample_weight=np.ones(5))
     assert model.score(X, y, sample_weight=np.ones(40)) == model.score(X, y)
+
+
+class _ScaleRows(Layer):
+    """A user's layer written for ndarrays: ``x * a`` (broadcast over rows)."""
+
+    def build(self, n_inputs, rng, dtype):
+        self.add_param("a", np.ones(n_inputs, dtype=dtype))
+        return n_inputs
+
+    def forward(self, x, training=False):
+        if training:
+            self._x = x
+        return x * self.params["a"]
+
+    def backward(self, grad_out):
+        self.grads["a"][...] = (grad_out * self._x).sum(axis=0)
+        return grad_out * self.params["a"]
+
+
+@pytest.mark.parametrize(
+    "first",
+    [Tanh(), "relu", _ScaleRows(), Dropout(0.1), BatchNorm(),
+     Residual([Dense(3)]), Sequential([Tanh(), Dense(4)])],
+    ids=["tanh", "relu-name", "user-layer", "dropout", "batchnorm", "residual",
+         "sequential"],
+)  # fmt: skip
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_sparse_X_reaches_a_first_layer_that_is_not_dense_as_dense_rows(
+    first, optimizer
+):
+    # Tanh first failed with "Cannot cast ufunc 'tanh' output from dtype('O')";
+    # a user's layer got a sparse matrix, where * is a matrix product.
+    X, y = make_friedman1(n_samples=60, random_state=0)
+    X[X < 0.5] = 0.0
+    layers = [first, Dense(8), ReLU(), Dense()]
+    fitted = {}
+    for kind, data in [("dense", X), ("sparse", sparse.csr_matrix(X))]:
+        model = NNRegressor(layers, optimizer=optimizer, max_iter=3, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fitted[kind] = model.fit(data, y)
+    dense, sparse_fit = fitted["dense"], fitted["sparse"]
+    np.testing.assert_allclose(
+        sparse_fit.network_.coef, dense.network_.coef, rtol=1e-10, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        sparse_fit.predict(sparse.csr_matrix(X)), dense.predict(X), rtol=1e-10
+    )
+
+
+def test_a_non_numeric_target_is_named_not_the_first_value():
+    # It named '1.5' (a number) as the problem, not 'x'.
+    X = np.arange(6.0).reshape(3, 2)
+    with pytest.raises(ValueError, match=r"\('x' is not a number\)"):
+        NNRegressor(max_iter=1).fit(X, np.array(["1.5", "2", "x"]))

@@ -391,3 +391,49 @@ def test_warm_start_may_switch_early_stopping_on_and_off(friedman):
     assert model.best_validation_score_ is None and model.n_iter_ == 9
     assert len(model.validation_scores_) == len(model.validation_loss_curve_) == 9
     assert np.isnan(model.validation_scores_[6:]).all()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"layers__1": "tanh"}, {"layers__0__units": 12}, {"layers": [Dense(4), Dense()]},
+     {"loss": "huber"}],
+    ids=["activation", "width", "layers", "loss"],
+)  # fmt: skip
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_a_changed_architecture_or_loss_is_not_silently_ignored(change, method):
+    # A warm fit kept the old network and loss while get_params described
+    # the new ones (clone would then build another model).
+    X, y = make_friedman1(n_samples=60, random_state=0)
+    model = NNRegressor(
+        [Dense(8), ReLU(), Dense()], max_iter=2, warm_start=True, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+        coef = model.network_.coef.copy()
+        model.set_params(**change)
+        name = next(iter(change)).split("__")[0]
+        with pytest.raises(ValueError, match=rf"^{name} changed \(set_params\)"):
+            getattr(model, method)(X, y)
+        np.testing.assert_array_equal(model.network_.coef, coef)
+        model.set_params(warm_start=False).fit(X, y)  # the fix the error gives
+        # get_params describes the fitted model again: a clone fits the same.
+        fresh = clone(model).fit(X, y)
+    np.testing.assert_array_equal(model.network_.coef, fresh.network_.coef)
+
+
+def test_a_warm_fit_takes_a_new_optimizer_and_equal_settings_pass():
+    X, y = make_friedman1(n_samples=60, random_state=0)
+    model = NNRegressor(
+        [Dense(8), ReLU(), Dense()], max_iter=2, warm_start=True, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+        model.set_params(layers=[Dense(8), "relu", Dense()])  # other objects...
+        model.set_params(layers=[Dense(8), ReLU(), Dense()])  # ...equal settings
+        model.set_params(learning_rate=0.01).fit(X, y)
+        assert model.n_iter_ == 4
+        model.set_params(optimizer=SGD(momentum=0.5)).fit(X, y)
+    assert isinstance(model.optimizer_, SGD) and model.optimizer_.momentum == 0.5
+    assert model.optimizer_.n_steps_ == 2  # a fresh state, two epochs of one batch

@@ -332,6 +332,40 @@ def test_online_learning_from_one_row_does_not_depend_on_the_units_of_y(loss):
     np.testing.assert_allclose(scores, scores[0], rtol=1e-6)
 
 
+@pytest.mark.parametrize("loss", ["squared_error", "absolute_error"])
+def test_a_stream_starting_at_zero_does_not_depend_on_the_units_of_y(loss):
+    # A first target of 0 has no magnitude either: the scale stayed 1, so
+    # R² was -2.70 for y and -3.90 for 1000 y. Its scaled target is 0 under
+    # any scale, so the scale comes from the next call.
+    X, y = make_friedman1(n_samples=60, n_features=5, random_state=1)
+    scores = []
+    for k in (1.0, 1e3):
+        model = NNRegressor(
+            [Dense(8), ReLU(), Dense()], loss=loss, learning_rate=0.01, random_state=0
+        )
+        model.partial_fit(X[:1], [0.0])
+        np.testing.assert_array_equal(model.target_scale_, [1.0])  # not known yet
+        for _ in range(5):
+            model.partial_fit(X, y * k)
+        scaling = model.loss_function_.target_scaling(y[:, None] * k)
+        np.testing.assert_allclose(model.target_scale_, scaling[1], rtol=1e-12)
+        np.testing.assert_array_equal(model.target_center_, [0.0])
+        scores.append(model.score(X, y * k))
+    np.testing.assert_allclose(scores, scores[0], rtol=1e-6)
+
+
+def test_a_pending_scale_is_forgotten_by_a_new_fit():
+    X, y = make_friedman1(n_samples=60, n_features=5, random_state=1)
+    model = NNRegressor([Dense(8), ReLU(), Dense()], max_iter=2, random_state=0)
+    model.partial_fit(X[:1], [0.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)  # a new model: its statistics are fixed by this fit
+    scale = model.target_scale_.copy()
+    model.partial_fit(X, 10 * y)
+    np.testing.assert_array_equal(model.target_scale_, scale)
+
+
 def test_fit_on_a_constant_target_keeps_a_unit_scale():
     # Only a first partial_fit chunk, a sample of a stream, is scaled by its
     # magnitude; in fit a constant target is the whole truth.
