@@ -12,7 +12,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import d2_pinball_score, r2_score
 
 import sknnlite.training
-from sknnlite import Dense, NNRegressor, Quantile
+from sknnlite import Dense, NNClassifier, NNRegressor, Quantile
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(60, 3))
@@ -30,6 +30,11 @@ def _quiet():
 def _regressor(**params):
     settings = dict(layers=[Dense(8), "relu", Dense()], max_iter=5, random_state=0)
     return NNRegressor(**{**settings, **params})
+
+
+def _classifier(**params):
+    settings = dict(layers=[Dense(8), "relu", Dense()], max_iter=5, random_state=0)
+    return NNClassifier(**{**settings, **params})
 
 
 # ------------------------------------------------------------ regressor.py
@@ -95,3 +100,53 @@ def test_durations_as_targets_are_refused_with_the_conversion():
     y = np.arange(60).astype("timedelta64[s]")
     with pytest.raises(ValueError, match=r"in seconds: y / np.timedelta64\(1, 's'\)"):
         _regressor().fit(X, y)
+
+
+# ----------------------------------------------------------- classifier.py
+def test_string_labels_of_numpy_and_python_types_are_one_kind():
+    # Kills _label_kind__mutmut_5 (a str subclass reported by its type name):
+    # np.str_ and str labels, as an object column can hold, are both strings.
+    y = np.array(["a", np.str_("b")] * 30, dtype=object)
+    model = _classifier().fit(X, y)
+    assert model.classes_.tolist() == ["a", "b"]
+
+
+def test_class_weights_summing_below_one_train_like_sample_weights():
+    # Kills _weigh_samples__mutmut_36 (a total weight of at most 1 refused as
+    # zero): small weights are valid, only their ratios and total matter.
+    y = (X[:, 0] > 0).astype(int)
+    weighted = _classifier(class_weight={0: 0.01, 1: 0.005}).fit(X, y)
+    per_sample = np.where(y == 0, 0.01, 0.005)
+    plain = _classifier().fit(X, y, sample_weight=per_sample)
+    assert per_sample.sum() < 1
+    np.testing.assert_allclose(weighted.network_.coef, plain.network_.coef)
+
+
+def test_labels_of_mixed_types_are_refused_naming_the_types_and_fix():
+    # Kills _label_kind__mutmut_1 and _object_labels__mutmut_27/28 (message only).
+    y = np.array([True, 1] * 30, dtype=object)
+    with pytest.raises(
+        ValueError,
+        match=r"^y mixes labels of different types \(bool, number\)\. Give labels "
+        r"of one type, e\.g\. y\.astype\(str\)\.$",
+    ):
+        _classifier().fit(X, y)
+
+
+def test_class_weights_zeroing_every_sample_are_refused_with_the_fix():
+    # Kills _weigh_samples__mutmut_39/40 (message only).
+    y = (X[:, 0] > 0).astype(int)
+    with pytest.raises(ValueError, match=r"zero weight\. Give some class a positive"):
+        _classifier(class_weight={0: 0.0, 1: 0.0}).fit(X, y)
+
+
+def test_an_unknown_label_error_says_when_classes_are_fixed():
+    # Kills _check_known_labels__mutmut_34 (message only).
+    y = (X[:, 0] > 0).astype(int)
+    model = _classifier().fit(X, y)
+    with pytest.raises(
+        ValueError,
+        match=r"fixed when it is built \(by fit, or by classes= in the first "
+        r"partial_fit\)\.",
+    ):
+        model.partial_fit(X[:3], [0, 2, 1])
