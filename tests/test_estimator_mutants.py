@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import d2_pinball_score, r2_score
+from sklearn.utils import estimator_html_repr, get_tags
 
 import sknnlite.training
 from sknnlite import Dense, NNClassifier, NNRegressor, Quantile
+from sknnlite.exceptions import SknnliteVersionWarning
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(60, 3))
@@ -150,3 +152,30 @@ def test_an_unknown_label_error_says_when_classes_are_fixed():
         r"partial_fit\)\.",
     ):
         model.partial_fit(X[:3], [0, 2, 1])
+
+
+# ---------------------------------------------------------------- _base.py
+def test_html_repr_shows_one_block_per_layer():
+    # Kills BaseNN._sk_visual_block___mutmut_7/8: scikit-learn falls back to
+    # the plain repr (which also names the layers) when the block fails, so
+    # look for the per-layer blocks: a label and the layer's repr each.
+    html = estimator_html_repr(NNRegressor([Dense(64), "tanh", Dense()]))
+    assert html.count("<div>Dense</div>") == 2
+    assert "<pre>Dense(64)</pre>" in html and "<pre>Dense()</pre>" in html
+
+
+@pytest.mark.parametrize("estimator", [NNRegressor(), NNClassifier()])
+def test_estimators_declare_sparse_input(estimator):
+    # Kills BaseNN.__sklearn_tags____mutmut_2: the tag scikit-learn's tools read.
+    assert get_tags(estimator).input_tags.sparse is True
+
+
+def test_a_model_from_another_version_warns_to_refit():
+    # Kills BaseNN.__setstate____mutmut_21 (message only): the warning says
+    # what to do.
+    state = _regressor(max_iter=1).fit(X, Y[:, 0]).__getstate__()
+    state["_sknnlite_version"] = "0.0.1"
+    with pytest.warns(
+        SknnliteVersionWarning, match="refit it with this version to be safe"
+    ):
+        NNRegressor.__new__(NNRegressor).__setstate__(state)
