@@ -67,6 +67,7 @@ __all__ = [
     "History",
     "LoopSettings",
     "Outcome",
+    "StepPlan",
     "StoppingRule",
     "TrainingHook",
     "TrainingLoop",
@@ -78,6 +79,11 @@ DIVERGENCE_FACTOR = 1e4
 
 #: A fit that ends with a loss this many times its best epoch's is unstable.
 UNSTABLE_FACTOR = 3.0
+
+#: Whether mini-batch epochs take their steps through a :class:`StepPlan`
+#: (False: every batch through :func:`batch_objective`; the results are the
+#: same bit for bit, which the tests check by switching this off).
+USE_STEP_PLAN = True
 
 #: Stop reasons chosen by the user (a callback, Ctrl-C), not by training.
 USER_STOPS = ("callback", "interrupted")
@@ -482,6 +488,61 @@ def batch_objective(network, loss, batch, alpha, check=False):
     return value, batch_weight
 
 
+class StepPlan:
+    """:func:`batch_objective` for unweighted batches, resolved once per epoch.
+
+    For each batch size it meets (two at most in an epoch), it resolves once
+    the network's :meth:`~sknnlite.network.Network.training_pass`, the loss
+    and the L2 penalty, so that a training step runs the layers' arithmetic
+    without lookups, checks or allocations. The objective, the gradient in
+    ``network.grad`` and every buffer's contents are those of
+    :func:`batch_objective` bit for bit. It does not check the layer
+    contract: the loop computes the call's first batch with
+    :func:`batch_objective` for that.
+
+    Use :meth:`make`; it returns None for a network with a layer that takes
+    per-batch extras (``BatchNorm``, ``Dropout``).
+    """
+
+    __slots__ = ("_network", "_loss", "_alpha", "_sparse_input", "_by_rows")
+
+    def __init__(self, network, loss, alpha, sparse_input):
+        self._network, self._loss, self._alpha = network, loss, alpha
+        self._sparse_input = sparse_input
+        self._by_rows = {}
+
+    @classmethod
+    def make(cls, network, loss, alpha, sparse_input=False):
+        """A plan for ``network``, or None where one does not apply."""
+        if network.takes_batch_extras:
+            return None
+        return cls(network, loss, alpha, sparse_input)
+
+    def __call__(self, batch):
+        """``(value, batch_weight)`` of ``batch = (X, y, None)``, as batch_objective."""
+        x, y, _ = batch
+        resolved = self._by_rows.get(y.shape[0])
+        if resolved is None:
+            resolved = self._by_rows[y.shape[0]] = self._resolve(*y.shape)
+        passes, loss, add_penalty, batch_weight = resolved
+        value, grad_output = loss(y, passes.forward(x))
+        passes.backward(grad_output)
+        if add_penalty is not None:
+            value += add_penalty()
+        return value, batch_weight
+
+    def _resolve(self, n_rows, n_outputs):
+        """Everything a step of ``n_rows`` rows needs, looked up once."""
+        network = self._network
+        passes = network.training_pass(n_rows, self._sparse_input)
+        loss = self._loss._unweighted(n_rows, n_outputs, network.dtype)
+        batch_weight = float(n_rows)
+        add_penalty = None
+        if self._alpha:
+            add_penalty = network.l2_penalty_adder(self._alpha / batch_weight)
+        return passes, loss, add_penalty, batch_weight
+
+
 class TrainingLoop:
     """Trains a network for one ``fit`` or ``partial_fit`` call.
 
@@ -741,14 +802,17 @@ class TrainingLoop:
         n_samples = self.gatherer.y.shape[0]
         order = self.rng.permutation(n_samples) if self.settings.shuffle else None
         network, total, weight = self.network, 0.0, 0.0
+        # Resolved once per epoch (hooks may change things between epochs).
+        step = self.optimizer.step_function(network.coef, network.grad)
+        plan = self._step_plan()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for batch in self.gatherer.batches(order):
-                value, batch_weight = self._objective(batch)
+                value, batch_weight = self._objective(batch, plan)
                 if batch_weight == 0:
                     continue  # a batch of zero weight teaches nothing
                 if not math.isfinite(value):
                     return self._diverged(value)
-                self.optimizer.step(network.coef, network.grad, self.learning_rate)
+                step(self.learning_rate)
                 total += value * batch_weight
                 weight += batch_weight
                 self._check_interrupt()
@@ -762,8 +826,23 @@ class TrainingLoop:
             return self._diverged(loss)
         return loss
 
-    def _objective(self, batch):
-        """:func:`batch_objective`, checking the contract on the call's first batch."""
+    def _step_plan(self):
+        """A :class:`StepPlan` for this epoch, or None where it does not apply."""
+        gatherer = self.gatherer
+        if not USE_STEP_PLAN or gatherer.sample_weight is not None:
+            return None
+        return StepPlan.make(
+            self.network, self.loss, self.settings.alpha, sparse.issparse(gatherer.X)
+        )
+
+    def _objective(self, batch, plan=None):
+        """:func:`batch_objective`, checking the contract on the call's first batch.
+
+        After that batch, ``plan`` (a :class:`StepPlan`) computes the same
+        objective, if given.
+        """
+        if plan is not None and not self._first_batch:
+            return plan(batch)
         value, batch_weight = batch_objective(
             self.network, self.loss, batch, self.settings.alpha, self._first_batch
         )
