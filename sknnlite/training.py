@@ -45,6 +45,7 @@ The rules, each decided here and only here:
   propagates.
 """
 
+import functools
 import math
 import signal
 import threading
@@ -81,8 +82,9 @@ DIVERGENCE_FACTOR = 1e4
 UNSTABLE_FACTOR = 3.0
 
 #: Whether mini-batch epochs take their steps through a :class:`StepPlan`
-#: (False: every batch through :func:`batch_objective`; the results are the
-#: same bit for bit, which the tests check by switching this off).
+#: and ``Optimizer.step_function`` (False: every batch through
+#: :func:`batch_objective` and ``Optimizer.step``; the results are the same
+#: bit for bit, which the tests check by switching this off).
 USE_STEP_PLAN = True
 
 #: Stop reasons chosen by the user (a callback, Ctrl-C), not by training.
@@ -801,10 +803,8 @@ class TrainingLoop:
         """One pass over shuffled batches; the epoch loss, or None if diverged."""
         n_samples = self.gatherer.y.shape[0]
         order = self.rng.permutation(n_samples) if self.settings.shuffle else None
-        network, total, weight = self.network, 0.0, 0.0
-        # Resolved once per epoch (hooks may change things between epochs).
-        step = self.optimizer.step_function(network.coef, network.grad)
-        plan = self._step_plan()
+        total = weight = 0.0
+        step, plan = self._step_plan()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for batch in self.gatherer.batches(order):
                 value, batch_weight = self._objective(batch, plan)
@@ -827,13 +827,19 @@ class TrainingLoop:
         return loss
 
     def _step_plan(self):
-        """A :class:`StepPlan` for this epoch, or None where it does not apply."""
-        gatherer = self.gatherer
-        if not USE_STEP_PLAN or gatherer.sample_weight is not None:
-            return None
-        return StepPlan.make(
-            self.network, self.loss, self.settings.alpha, sparse.issparse(gatherer.X)
-        )
+        """The epoch's optimizer step function, and its :class:`StepPlan` or None.
+
+        Made once per epoch, as hooks may change things between epochs.
+        """
+        network, optimizer, gatherer = self.network, self.optimizer, self.gatherer
+        if not USE_STEP_PLAN:
+            return functools.partial(optimizer.step, network.coef, network.grad), None
+        step = optimizer.step_function(network.coef, network.grad)
+        if gatherer.sample_weight is not None:
+            return step, None
+        sparse_input = sparse.issparse(gatherer.X)
+        alpha = self.settings.alpha
+        return step, StepPlan.make(network, self.loss, alpha, sparse_input)
 
     def _objective(self, batch, plan=None):
         """:func:`batch_objective`, checking the contract on the call's first batch.
