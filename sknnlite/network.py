@@ -571,6 +571,18 @@ class TrainingPass:
     """A network's training ``forward`` and ``backward``, resolved for one batch size.
 
     Made by :meth:`Network.training_pass`; holds one function per layer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import Dense, Network, ReLU
+    >>> network = Network([Dense(4), ReLU(), Dense(1)])
+    >>> network = network.build(3, 1, np.random.default_rng(0), np.float64)
+    >>> passes = network.training_pass(n_rows=5)
+    >>> x = np.ones((5, 3))
+    >>> bool(np.array_equal(passes.forward(x), network.forward(x, training=True)))
+    True
+    >>> passes.backward(np.ones((5, 1)))  # fills network.grad
     """
 
     __slots__ = ("_forwards", "_backwards")

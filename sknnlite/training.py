@@ -504,6 +504,22 @@ class StepPlan:
 
     Use :meth:`make`; it returns None for a network with a layer that takes
     per-batch extras (``BatchNorm``, ``Dropout``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import Dense, Network, ReLU, SquaredError
+    >>> from sknnlite.training import StepPlan, batch_objective
+    >>> rng = np.random.default_rng(0)
+    >>> network = Network([Dense(4), ReLU(), Dense(1)]).build(3, 1, rng, np.float64)
+    >>> batch = (rng.normal(size=(5, 3)), rng.normal(size=(5, 1)), None)
+    >>> plan = StepPlan.make(network, SquaredError(), alpha=1e-4)
+    >>> value, weight = plan(batch)
+    >>> grad = network.grad.copy()
+    >>> (value, weight) == batch_objective(network, SquaredError(), batch, 1e-4)
+    True
+    >>> bool(np.array_equal(grad, network.grad))
+    True
     """
 
     __slots__ = ("_network", "_loss", "_alpha", "_sparse_input", "_by_rows")
