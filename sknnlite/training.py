@@ -1175,8 +1175,10 @@ class TrainingLoop:
         """``(fitted, constant)`` losses when a constant output fits better, else None.
 
         The last epoch's loss (penalty included, so never below the data
-        loss) triggers an exact measurement only when it is above the loss
-        of the intercept-only output, or when other weights were restored.
+        loss) triggers an exact measurement when other weights were
+        restored, or when it is above the loss of the intercept-only output,
+        unless it is within the warning's margin (:data:`CONSTANT_MARGIN`)
+        and still falling (:meth:`_settled_by_last_epoch`).
         """
         if not self.history.loss_curve or self.stop_reason in USER_STOPS:
             return None  # the user chose to stop: no verdict on the model
@@ -1184,12 +1186,30 @@ class TrainingLoop:
         constant = self.loss.intercept_only(targets, weight).astype(targets.dtype)
         outputs = np.broadcast_to(constant, (len(targets), constant.size)).copy()
         null = self.loss.value(targets, outputs, weight)
-        if not restored and self.history.loss_curve[-1] <= null:
+        if not restored and self._settled_by_last_epoch(null):
             return None
         if not null > 0:
             return None  # a constant target: any constant fits it exactly
         fitted = self.measure(penalty=False)
         return (fitted, null) if fitted > CONSTANT_MARGIN * null else None
+
+    def _settled_by_last_epoch(self, null):
+        """Whether the last epoch's loss shows the model no worse than a constant.
+
+        It does when it is at most the constant's loss ``null``, or at most
+        :data:`CONSTANT_MARGIN` times it (the warning's threshold) while
+        lower than the epoch before (or the first batch's): the weights at
+        the end of a falling epoch fit better than its average. Measuring
+        would cost a forward pass over the training data, a sixth of a
+        two-epoch fit of a wide network.
+        """
+        history = self.history
+        last = history.loss_curve[-1]
+        if last <= null:
+            return True
+        earlier = history.loss_curve[-2:-1] or [history.initial_loss]
+        falling = earlier[0] is not None and last < earlier[0]
+        return falling and last <= CONSTANT_MARGIN * null
 
     def _constant_message(self, fitted, null):
         """The warning for a network that fits worse than a constant output."""
