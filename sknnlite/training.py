@@ -403,7 +403,8 @@ class BatchGatherer:
     def batches(self, order):
         """Yield ``(X_batch, y_batch, weight_batch)`` following ``order``.
 
-        ``order`` is a permutation of the rows, or ``None`` for row order.
+        ``order`` is a permutation of the rows, or ``None`` for row order;
+        its entries are not range-checked.
         """
         n_samples = self.y.shape[0]
         for rows in gen_batches(
@@ -422,14 +423,17 @@ class BatchGatherer:
     def _take(self, index):
         """Shuffled batch gathered into the preallocated buffers."""
         n = index.shape[0]
+        # The rows come from a permutation, so always in range: "clip" only
+        # spares take the copy through a temporary it makes with out= in its
+        # default mode "raise" (3.7 instead of 15.5 us for 200 x 50 float64).
         if self._x_buf is None:
             x = self.X[index]
         else:
-            x = self.X.take(index, axis=0, out=self._x_buf[:n])
-        y = self.y.take(index, axis=0, out=self._y_buf[:n])
+            x = self.X.take(index, axis=0, out=self._x_buf[:n], mode="clip")
+        y = self.y.take(index, axis=0, out=self._y_buf[:n], mode="clip")
         weight = None
         if self._w_buf is not None:
-            weight = self.sample_weight.take(index, out=self._w_buf[:n])
+            weight = self.sample_weight.take(index, out=self._w_buf[:n], mode="clip")
         return x, y, weight
 
 
