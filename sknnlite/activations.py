@@ -74,6 +74,27 @@ class Activation(Layer):
         self._scale_grad(grad_out)
         return grad_out
 
+    def _training_pass(self, n_rows, n_inputs, dtype):
+        cls = type(self)
+        if (
+            cls.forward is not Activation.forward
+            or cls.backward is not Activation.backward
+        ):
+            return None
+        out = self.scratch("_out", (n_rows, n_inputs), dtype)
+        apply, remember, scale_grad = self._apply, self._remember, self._scale_grad
+
+        def forward(x):
+            apply(x, out, self)
+            remember(x, out)
+            return out
+
+        def backward(grad_out):
+            scale_grad(grad_out)
+            return grad_out
+
+        return forward, backward
+
     def _remember(self, x, out):
         """Keep what the derivative needs (by default the output)."""
         self._y = out
@@ -128,6 +149,25 @@ class ReLU(Activation):
 
     def _scale_grad(self, grad):
         grad *= self._mask
+
+    def _training_pass(self, n_rows, n_inputs, dtype):
+        if type(self) is not ReLU:  # a subclass may change what these compute
+            return super()._training_pass(n_rows, n_inputs, dtype)
+        shape = (n_rows, n_inputs)
+        out = self.scratch("_out", shape, dtype)
+        zeros = self.zeros("_zeros", shape, dtype)
+        mask = self._mask = self.scratch("_mask_buf", shape, dtype)
+
+        def forward(x):
+            np.maximum(x, zeros, out=out)
+            np.greater(x, 0, out=mask)
+            return out
+
+        def backward(grad_out):
+            grad_out *= mask
+            return grad_out
+
+        return forward, backward
 
 
 class LeakyReLU(Activation):

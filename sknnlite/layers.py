@@ -400,6 +400,18 @@ class Layer(Configurable):
         """Return a read-only buffer of zeros kept on the layer; for training only."""
         return self.constant(name, shape, dtype, 0)
 
+    def _training_pass(self, n_rows, n_inputs, dtype):
+        """``(forward, backward)`` for dense batches of ``n_rows`` rows, or None.
+
+        A built-in layer returns its own training ``forward(x)`` and
+        ``backward(grad_out)`` with its buffers and parameter views looked up
+        once, so that the training loop's steady state makes no per-call
+        lookups or checks. They must compute exactly what ``forward(x,
+        training=True)`` and ``backward`` compute. None (the default, and
+        every layer written against the contract) means: call those.
+        """
+        return None
+
     def _buffers(self, training, workspace):
         """Where ``forward`` takes its arrays.
 
@@ -600,6 +612,47 @@ class Dense(Layer):
         if self.use_bias:
             out += self.params["b"]
         return out
+
+    def _training_pass(self, n_rows, n_inputs, dtype):
+        if type(self) is not Dense:  # a subclass may change what these compute
+            return None
+        weights, bias = self.params["W"], self.params.get("b")
+        grad_weights, grad_bias = self.grads["W"], self.grads.get("b")
+        out = self.scratch("_out", (n_rows, weights.shape[1]), dtype)
+        ones = self.constant("_ones", (n_rows,), dtype, 1)
+        input_grad = None if self.skip_input_grad else self._input_grad_of(n_rows)
+
+        def forward(x):
+            self._x = x
+            np.matmul(x, weights, out=out)
+            if bias is not None:
+                np.add(out, bias, out=out)
+            return out
+
+        def backward(grad_out):
+            np.matmul(self._x.T, grad_out, out=grad_weights)
+            if bias is not None:
+                np.matmul(ones, grad_out, out=grad_bias)
+            return None if input_grad is None else input_grad(grad_out)
+
+        return forward, backward
+
+    def _input_grad_of(self, n_rows):
+        """:meth:`_input_grad` for ``n_rows`` rows, its buffers taken once."""
+        weights = self.params["W"]
+        grad_in = self.scratch("_grad_in", (n_rows, weights.shape[0]), weights.dtype)
+        weights_t = weights.T
+        if weights.shape[1] == 1:
+            return lambda grad_out: np.multiply(grad_out, weights_t, out=grad_in)
+        if weights.size > _COPY_TRANSPOSE_MAX:
+            return lambda grad_out: np.matmul(grad_out, weights_t, out=grad_in)
+        copy = self.scratch("_weights_t", weights_t.shape, weights.dtype)
+
+        def copied(grad_out):
+            np.copyto(copy, weights_t)
+            return np.matmul(grad_out, copy, out=grad_in)
+
+        return copied
 
     def backward(self, grad_out):
         x = self._x

@@ -186,6 +186,16 @@ class Loss(Configurable):
         """
         raise NotImplementedError
 
+    def _unweighted(self, n_rows, n_outputs, dtype):
+        """``value_and_gradient(y, y_pred)`` without weights, for ``n_rows`` rows.
+
+        The training loop calls it at every step of that batch size. A
+        built-in loss may resolve its buffers and constants once; it must
+        compute exactly what :meth:`value_and_gradient` computes.
+        """
+        value_and_gradient = self.value_and_gradient
+        return lambda y, y_pred: value_and_gradient(y, y_pred, None)
+
 
 def mean_std(y, sample_weight=None):
     """Per-column weighted mean and standard deviation (1 where constant).
@@ -351,6 +361,21 @@ class SquaredError(Loss):
         value = 0.5 * float(np.vdot(weighted, residual)) * float(scale)
         weighted *= scale
         return value, weighted
+
+    def _unweighted(self, n_rows, n_outputs, dtype):
+        if type(self) is not SquaredError:  # a subclass may compute otherwise
+            return super()._unweighted(n_rows, n_outputs, dtype)
+        residual = np.empty((n_rows, n_outputs), dtype=dtype)
+        scale = 1 / np.dtype(dtype).type(n_rows * n_outputs)  # as _normaliser
+        value_scale = float(scale)
+
+        def value_and_gradient(y, y_pred):
+            np.subtract(y_pred, y, out=residual)
+            value = 0.5 * float(np.vdot(residual, residual)) * value_scale
+            np.multiply(residual, scale, out=residual)
+            return value, residual
+
+        return value_and_gradient
 
 
 class AbsoluteError(Loss):

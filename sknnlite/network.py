@@ -21,6 +21,7 @@ methods. Errors name the layer as ``layers[i] (ClassName)``.
 """
 
 import copy
+import functools
 import threading
 from contextlib import contextmanager
 
@@ -35,6 +36,7 @@ from .optimizers import cache_blocks
 
 __all__ = [
     "Network",
+    "TrainingPass",
     "check_layers",
     "infer_forward",
     "resolve_layers",
@@ -492,6 +494,54 @@ class Network:
         for layer, state in zip(self.layers, states, strict=True):
             layer.set_state(state)
 
+    def training_pass(self, n_rows, sparse_input=False):
+        """Training ``forward`` and ``backward`` for batches of ``n_rows`` rows.
+
+        Made once per epoch by the training loop: each layer's methods (or
+        the built-in layers' own passes, with their buffers and parameter
+        views looked up once) are resolved here, so that a step makes no
+        lookups, checks or allocations. The results are those of
+        :meth:`forward` and :meth:`backward` bit for bit. The contract is
+        not checked (the loop checks it with those on its first batch).
+
+        Parameters
+        ----------
+        n_rows : int
+            Rows of every batch this pass takes.
+        sparse_input : bool, default=False
+            Whether the batches are sparse matrices.
+
+        Returns
+        -------
+        training_pass : TrainingPass or None
+            None when a layer takes per-batch extras (``uses_sample_weight``
+            or ``uses_row_keys``): then use :meth:`forward`.
+        """
+        if self.takes_batch_extras:
+            return None
+        layers = self.layers
+        forwards, backwards = [], []
+        inputs = [self.n_inputs, *self.widths[:-1]]
+        for index, (layer, width) in enumerate(zip(layers, inputs, strict=True)):
+            compiled = None
+            if index > 0 or not sparse_input:
+                compiled = layer._training_pass(n_rows, width, self.dtype)
+            if compiled is None:
+                compiled = (
+                    functools.partial(layer.forward, training=True),
+                    layer.backward,
+                )
+            forwards.append(compiled[0])
+            backwards.append(compiled[1])
+        return TrainingPass(forwards, backwards[::-1])
+
+    @property
+    def takes_batch_extras(self):
+        """Whether a layer takes a batch's ``sample_weight`` or ``row_keys``."""
+        return any(
+            layer.uses_sample_weight or layer.uses_row_keys for layer in self.layers
+        )
+
     def l2_penalty(self, strength):
         """``strength / 2 * ||W||**2`` over the penalised parameters."""
         decayed = self.coef[: self.n_decay]
@@ -504,6 +554,14 @@ class Network:
         block by block through a scratch buffer of one block, kept for the
         next call.
         """
+        return self.l2_penalty_adder(strength)()
+
+    def l2_penalty_adder(self, strength):
+        """:meth:`add_l2_penalty` with this ``strength``, as a function of no argument.
+
+        Its blocks and buffer are resolved once, for the training loop to
+        call at every step of the same batch size.
+        """
         decayed, grad = self.coef[: self.n_decay], self.grad[: self.n_decay]
         scale = self.dtype.type(strength)
         blocks = cache_blocks(decayed)
@@ -511,11 +569,17 @@ class Network:
         buffer = self.__dict__.get("_penalty_grad")
         if buffer is None or buffer.shape != (size,) or buffer.dtype != self.dtype:
             buffer = self._penalty_grad = np.empty(size, dtype=self.dtype)
-        for part in blocks:  # the buffer stays in cache (see cache_blocks)
-            chunk = buffer[: decayed[part].size]
-            np.multiply(decayed[part], scale, out=chunk)
-            grad[part] += chunk
-        return 0.5 * strength * float(np.dot(decayed, decayed))
+        # One buffer for every block: it stays in cache (see cache_blocks).
+        parts = [(decayed[p], grad[p], buffer[: decayed[p].size]) for p in blocks]
+        half_strength = 0.5 * strength
+
+        def add():
+            for weights, grads, chunk in parts:
+                np.multiply(weights, scale, out=chunk)
+                grads += chunk
+            return half_strength * float(np.dot(decayed, decayed))
+
+        return add
 
     @property
     def dtype(self):
@@ -631,6 +695,41 @@ class ReadWriteLock:
             with self._condition:
                 self._writer = None
                 self._condition.notify_all()
+
+
+class TrainingPass:
+    """A network's training ``forward`` and ``backward``, resolved for one batch size.
+
+    Made by :meth:`Network.training_pass`; holds one function per layer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknnlite import Dense, Network, ReLU
+    >>> network = Network([Dense(4), ReLU(), Dense(1)])
+    >>> network = network.build(3, 1, np.random.default_rng(0), np.float64)
+    >>> passes = network.training_pass(n_rows=5)
+    >>> x = np.ones((5, 3))
+    >>> bool(np.array_equal(passes.forward(x), network.forward(x, training=True)))
+    True
+    >>> passes.backward(np.ones((5, 1)))  # fills network.grad
+    """
+
+    __slots__ = ("_forwards", "_backwards")
+
+    def __init__(self, forwards, backwards):
+        self._forwards, self._backwards = forwards, backwards
+
+    def forward(self, x):
+        """Training forward of the batch ``x``; returns the output."""
+        for forward in self._forwards:
+            x = forward(x)
+        return x
+
+    def backward(self, grad_out):
+        """Back-propagate ``grad_out`` (may be overwritten); fills ``grad``."""
+        for backward in self._backwards:
+            grad_out = backward(grad_out)
 
 
 def train_forward(layers, x, sample_weight=None, row_keys=None):

@@ -103,6 +103,21 @@ class Optimizer(Configurable):
         """
         raise NotImplementedError
 
+    def step_function(self, params, grads):
+        """:meth:`step` on these arrays, as a function of the learning rate.
+
+        The training loop makes it once per epoch and calls it at every
+        step; Adam and SGD resolve their blocks and views once. The arrays
+        must stay the same (updated in place) while it is used.
+
+        Returns
+        -------
+        step : callable
+            ``step(learning_rate)``.
+        """
+        step = self.step
+        return lambda learning_rate: step(params, grads, learning_rate)
+
     def get_state(self):
         """Copies of the optimizer's state (its public attributes ending in ``_``).
 
@@ -213,6 +228,25 @@ class SGD(Optimizer):
             self._update(p, g, self.velocity_[part], tmp[: p.size], lr, momentum)
         self.n_steps_ += 1
 
+    def step_function(self, params, grads):
+        if type(self).step is not SGD.step:
+            return super().step_function(params, grads)
+        cast = params.dtype.type
+        momentum, tmp = cast(self.momentum), self._scratch(params)
+        parts = [
+            (params[p], grads[p], self.velocity_[p], tmp[: params[p].size])
+            for p in cache_blocks(params)
+        ]
+        update = self._update
+
+        def step(learning_rate):
+            lr = cast(learning_rate)
+            for block_params, block_grads, velocity, block_tmp in parts:
+                update(block_params, block_grads, velocity, block_tmp, lr, momentum)
+            self.n_steps_ += 1
+
+        return step
+
     def _update(self, params, grads, velocity, tmp, lr, momentum):
         """The update of one block; ``grads`` may be overwritten."""
         np.multiply(grads, lr, out=tmp)
@@ -283,6 +317,27 @@ class Adam(Optimizer):
         for part in cache_blocks(params):
             p, m, v = params[part], self.m_[part], self.v_[part]
             _adam_update(p, grads[part], m, v, tmp[: p.size], *factors)
+
+    def step_function(self, params, grads):
+        if type(self).step is not Adam.step:
+            return super().step_function(params, grads)
+        cast = params.dtype.type
+        beta_1, beta_2 = self.beta_1, self.beta_2
+        constants = (cast(1 - beta_1), cast(1 - beta_2), cast(self.epsilon))
+        tmp = self._scratch(params)
+        parts = [
+            (params[p], grads[p], self.m_[p], self.v_[p], tmp[: params[p].size])
+            for p in cache_blocks(params)
+        ]
+
+        def step(learning_rate):
+            self.n_steps_ += 1
+            t = self.n_steps_
+            lr_t = cast(learning_rate * np.sqrt(1 - beta_2**t) / (1 - beta_1**t))
+            for part in parts:
+                _adam_update(*part, *constants, lr_t)
+
+        return step
 
 
 def _adam_update(

@@ -22,6 +22,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 
 @pytest.fixture(autouse=True)
 def close_figures():
+    # Before too: a figure left open by another module's test would make
+    # "opens no figure" fail here (seen once in a full run: [1, 2]).
+    plt.close("all")
     yield
     plt.close("all")
 
