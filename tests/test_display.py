@@ -22,6 +22,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 
 @pytest.fixture(autouse=True)
 def close_figures():
+    # Before as well: a doctest run earlier in the process (test_docstrings)
+    # may leave a figure open, which the "opens no figure" tests would see.
+    plt.close("all")
     yield
     plt.close("all")
 
