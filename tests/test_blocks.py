@@ -2,7 +2,9 @@
 
 import copy
 import pickle
+import re
 import warnings
+from html import escape
 
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ from scipy import sparse
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
+from sklearn.utils import estimator_html_repr
 
 from sknnlite import (
     BatchNorm,
@@ -358,3 +361,15 @@ def test_a_block_with_batchnorm_inside_needs_two_rows_per_batch(data):
     _fit(folded.set_params(random_state=0, shuffle=False), X[:60], y[:60])
     _fit(whole.set_params(random_state=0, shuffle=False), X[:60], y[:60])
     np.testing.assert_array_equal(folded.predict(X), whole.predict(X))
+
+
+def test_html_repr_shows_each_container_member_in_order():
+    residual = Residual([Dense(8), "relu", Dense()], norm=BatchNorm())
+    html = estimator_html_repr(NNRegressor([Sequential([residual, "tanh"]), Dense()]))
+    labels = re.findall(r"<div><div>([^<]*)</div></div>", html)
+    assert labels[-8:] == [
+        *("0: Sequential", "0: Residual", "BatchNorm", "Dense", "relu", "Dense"),
+        *("tanh", "Dense"),
+    ]
+    # A nested container is labelled by its position; its details are its repr.
+    assert f"<pre>{escape(repr(residual))}</pre>" in html
