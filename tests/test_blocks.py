@@ -18,6 +18,7 @@ from sknnlite import (
     BatchNorm,
     Dense,
     Dropout,
+    Identity,
     Network,
     NNClassifier,
     NNRegressor,
@@ -373,3 +374,15 @@ def test_html_repr_shows_each_container_member_in_order():
     ]
     # A nested container is labelled by its position; its details are its repr.
     assert f"<pre>{escape(repr(residual))}</pre>" in html
+
+
+def test_float32_residual_whose_branch_returns_its_input_keeps_float32():
+    # The branch's output is then the block's input, so the sum goes to a
+    # buffer of the call, which must take the dtype of the data.
+    net = Network([Dense(3), Residual([Identity()])])
+    net.build(2, 3, np.random.default_rng(0), np.float32)
+    x = np.ones((5, 2), dtype=np.float32)
+    hidden = net.layers[0].forward(x)
+    out = net.predict(x)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, 2 * hidden, rtol=1e-6)

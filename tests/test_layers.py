@@ -314,6 +314,13 @@ def test_the_base_layer_is_the_identity_width_and_leaves_forward_to_subclasses()
         layer.backward(np.ones((2, 7)))
 
 
+@pytest.mark.parametrize("setting", ["init", "bias_init"])
+def test_dense_build_names_the_setting_with_an_unknown_initialiser(setting):
+    # Dense used alone (no estimator validated it first) still names the setting.
+    with pytest.raises(ValueError, match=rf"^Dense\.{setting}='he' is not a known"):
+        Dense(3, **{setting: "he"}).build(2, np.random.default_rng(0), np.float64)
+
+
 def test_dense_without_units_explains_where_it_is_allowed():
     with pytest.raises(ValueError) as info:
         build_layer(Dense(), 3, np.random.default_rng(0), np.float64)
