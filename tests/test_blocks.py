@@ -28,7 +28,7 @@ from sknnlite import (
     SquaredError,
     Tanh,
 )
-from sknnlite.layers import build_layer
+from sknnlite.layers import Layer, build_layer
 from sknnlite.testing import (
     check_estimator_gradients,
     check_layer,
@@ -386,3 +386,14 @@ def test_float32_residual_whose_branch_returns_its_input_keeps_float32():
     out = net.predict(x)
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, 2 * hidden, rtol=1e-6)
+
+
+class _NoWidth(Layer):
+    def build(self, n_inputs, rng, dtype):
+        return None
+
+
+def test_a_norm_that_returns_no_width_is_named_as_the_norm():
+    block = Residual([Dense()], norm=_NoWidth())
+    with pytest.raises(TypeError, match=r"^Residual\.norm\.build returned None"):
+        block.build(3, np.random.default_rng(0), np.dtype("float64"))

@@ -189,6 +189,9 @@ def test_float32_network_keeps_float32():
     X = np.ones((3, 3), dtype=np.float32)
     assert net.coef.dtype == np.float32
     assert net.predict(X).dtype == np.float32
+    # Gradients too: a float64 grad would make every float32 step mix dtypes.
+    assert net.grad.dtype == np.float32
+    assert net.layers[0].grads["W"].dtype == np.float32
 
 
 def test_non_layer_in_stack_is_refused_with_index():
