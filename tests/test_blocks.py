@@ -397,3 +397,13 @@ def test_a_norm_that_returns_no_width_is_named_as_the_norm():
     block = Residual([Dense()], norm=_NoWidth())
     with pytest.raises(TypeError, match=r"^Residual\.norm\.build returned None"):
         block.build(3, np.random.default_rng(0), np.dtype("float64"))
+
+
+def test_dropout_inside_a_residual_gets_the_row_keys():
+    # Equal input rows draw the same mask, as Dropout does outside a block,
+    # so that a repeated row trains like a row of weight 2.
+    block = Residual([Dense(6), Dropout(0.5), Dense()])
+    net = Network([Dense(4), block]).build(3, 4, np.random.default_rng(0), np.float64)
+    x = np.array([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0], [0.0, 1.0, 0.0]])
+    out = net.forward(x, training=True)
+    np.testing.assert_array_equal(out[0], out[1])
