@@ -2,7 +2,9 @@
 
 import copy
 import pickle
+import re
 import warnings
+from html import escape
 
 import numpy as np
 import pytest
@@ -10,11 +12,13 @@ from scipy import sparse
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
+from sklearn.utils import estimator_html_repr
 
 from sknnlite import (
     BatchNorm,
     Dense,
     Dropout,
+    Identity,
     Network,
     NNClassifier,
     NNRegressor,
@@ -24,7 +28,7 @@ from sknnlite import (
     SquaredError,
     Tanh,
 )
-from sknnlite.layers import build_layer
+from sknnlite.layers import Layer, build_layer
 from sknnlite.testing import (
     check_estimator_gradients,
     check_layer,
@@ -358,3 +362,48 @@ def test_a_block_with_batchnorm_inside_needs_two_rows_per_batch(data):
     _fit(folded.set_params(random_state=0, shuffle=False), X[:60], y[:60])
     _fit(whole.set_params(random_state=0, shuffle=False), X[:60], y[:60])
     np.testing.assert_array_equal(folded.predict(X), whole.predict(X))
+
+
+def test_html_repr_shows_each_container_member_in_order():
+    residual = Residual([Dense(8), "relu", Dense()], norm=BatchNorm())
+    html = estimator_html_repr(NNRegressor([Sequential([residual, "tanh"]), Dense()]))
+    labels = re.findall(r"<div><div>([^<]*)</div></div>", html)
+    assert labels[-8:] == [
+        *("0: Sequential", "0: Residual", "BatchNorm", "Dense", "relu", "Dense"),
+        *("tanh", "Dense"),
+    ]
+    # A nested container is labelled by its position; its details are its repr.
+    assert f"<pre>{escape(repr(residual))}</pre>" in html
+
+
+def test_float32_residual_whose_branch_returns_its_input_keeps_float32():
+    # The branch's output is then the block's input, so the sum goes to a
+    # buffer of the call, which must take the dtype of the data.
+    net = Network([Dense(3), Residual([Identity()])])
+    net.build(2, 3, np.random.default_rng(0), np.float32)
+    x = np.ones((5, 2), dtype=np.float32)
+    hidden = net.layers[0].forward(x)
+    out = net.predict(x)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, 2 * hidden, rtol=1e-6)
+
+
+class _NoWidth(Layer):
+    def build(self, n_inputs, rng, dtype):
+        return None
+
+
+def test_a_norm_that_returns_no_width_is_named_as_the_norm():
+    block = Residual([Dense()], norm=_NoWidth())
+    with pytest.raises(TypeError, match=r"^Residual\.norm\.build returned None"):
+        block.build(3, np.random.default_rng(0), np.dtype("float64"))
+
+
+def test_dropout_inside_a_residual_gets_the_row_keys():
+    # Equal input rows draw the same mask, as Dropout does outside a block,
+    # so that a repeated row trains like a row of weight 2.
+    block = Residual([Dense(6), Dropout(0.5), Dense()])
+    net = Network([Dense(4), block]).build(3, 4, np.random.default_rng(0), np.float64)
+    x = np.array([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0], [0.0, 1.0, 0.0]])
+    out = net.forward(x, training=True)
+    np.testing.assert_array_equal(out[0], out[1])

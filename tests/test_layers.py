@@ -25,7 +25,7 @@ from sknnlite import (
     Softsign,
     Tanh,
 )
-from sknnlite.layers import Layer, build_layer
+from sknnlite.layers import Layer, Workspace, build_layer
 from sknnlite.testing import check_layer, check_layer_gradients
 
 LAYERS = [
@@ -261,6 +261,33 @@ def test_constant_buffers_are_read_only_filled_and_reused():
     assert taller.shape == (3, 5)
 
 
+def test_layer_zeros_are_read_only_scratch_dropped_on_pickling():
+    layer = ReLU()
+    zeros = layer.zeros("_zeros", (3, 2), np.float32)
+    assert zeros.dtype == np.float32 and not zeros.flags.writeable
+    np.testing.assert_array_equal(zeros, np.zeros((3, 2)))
+    assert np.shares_memory(layer.zeros("_zeros", (2, 2), np.float32), zeros)
+    assert "_zeros" not in pickle.loads(pickle.dumps(layer)).__dict__  # scratch
+
+
+def test_workspace_buffers_have_the_asked_shape_and_dtype_and_are_reused():
+    # Reused from one block of rows to the next (a smaller last block too).
+    workspace = Workspace()
+    first = workspace.scratch("_out", (4, 3), np.float32)
+    assert first.shape == (4, 3) and first.dtype == np.float32
+    again = workspace.scratch("_out", (2, 3), np.float32)
+    assert again.shape == (2, 3) and np.shares_memory(first, again)
+    zeros = workspace.zeros("_zeros", (4, 3), np.float32)
+    assert zeros.dtype == np.float32
+    np.testing.assert_array_equal(zeros, np.zeros((4, 3)))
+    fewer = workspace.zeros("_zeros", (2, 3), np.float32)
+    assert fewer.shape == (2, 3) and np.shares_memory(fewer, zeros)
+    np.testing.assert_array_equal(fewer, np.zeros((2, 3)))
+    inner = workspace.nested(0)
+    assert workspace.nested(0) is inner and workspace.nested(1) is not inner
+    assert inner.scratch("_out", (4, 3), np.float32) is not first
+
+
 def test_layer_state_round_trips_through_get_state_and_set_state():
     norm = BatchNorm()
     build_layer(norm, 3, np.random.default_rng(0), np.float64)
@@ -285,6 +312,13 @@ def test_the_base_layer_is_the_identity_width_and_leaves_forward_to_subclasses()
         layer.forward(np.ones((2, 7)))
     with pytest.raises(NotImplementedError):
         layer.backward(np.ones((2, 7)))
+
+
+@pytest.mark.parametrize("setting", ["init", "bias_init"])
+def test_dense_build_names_the_setting_with_an_unknown_initialiser(setting):
+    # Dense used alone (no estimator validated it first) still names the setting.
+    with pytest.raises(ValueError, match=rf"^Dense\.{setting}='he' is not a known"):
+        Dense(3, **{setting: "he"}).build(2, np.random.default_rng(0), np.float64)
 
 
 def test_dense_without_units_explains_where_it_is_allowed():

@@ -13,6 +13,7 @@ from sknnlite import (
     SELU,
     BatchNorm,
     Dense,
+    Dropout,
     LeakyReLU,
     Mish,
     Network,
@@ -188,6 +189,9 @@ def test_float32_network_keeps_float32():
     X = np.ones((3, 3), dtype=np.float32)
     assert net.coef.dtype == np.float32
     assert net.predict(X).dtype == np.float32
+    # Gradients too: a float64 grad would make every float32 step mix dtypes.
+    assert net.grad.dtype == np.float32
+    assert net.layers[0].grads["W"].dtype == np.float32
 
 
 def test_non_layer_in_stack_is_refused_with_index():
@@ -355,3 +359,20 @@ def test_predict_names_a_last_layer_that_returns_a_list():
         TypeError, match=r"layers\[1\] \(ListOutput\)\.forward returned list"
     ):
         net.predict(np.ones((2, 3)))
+
+
+def test_l2_penalty_of_a_network_without_penalised_parameters_is_zero():
+    # BatchNorm's gamma and beta are not penalised: no block of coef to add to.
+    net = _network([BatchNorm()], n_inputs=3)
+    assert net.n_decay == 0
+    net.grad[...] = 1.0
+    assert net.add_l2_penalty(0.5) == 0.0
+    np.testing.assert_array_equal(net.grad, 1.0)
+
+
+def test_row_keys_only_for_a_network_with_a_row_key_layer():
+    # Without a layer asking for row keys, no batch pays for hashing its rows.
+    plain = _network([Dense(4), ReLU(), Dense()])
+    assert plain.row_projection_ is None
+    with_dropout = _network([Dense(4), Dropout(0.5), Dense()])
+    assert with_dropout.row_projection_.shape == (3,)
