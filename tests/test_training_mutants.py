@@ -1,0 +1,253 @@
+"""Rules of the training loop that the estimator-level tests left unchecked.
+
+Each test here was written for a mutant of ``sknnlite/training.py`` that the
+rest of the suite let survive (issue 20, see CONTRIBUTING "Mutation
+testing"). They drive :class:`~sknnlite.training.TrainingLoop` directly, on
+small data, so that the value they assert (a stop reason, a measured
+objective, a history field) is the loop's own and not an estimator's.
+"""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from sknnlite import LBFGS, Adam, Dense, Layer, Network, ReLU, SquaredError
+from sknnlite.exceptions import DivergenceWarning
+from sknnlite.training import History, LoopSettings, TrainingHook, TrainingLoop
+
+
+def _data(n_samples=60, scale=1.0, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_samples, 3))
+    y = scale * (X @ [1.0, -1.0, 0.5] + 0.1 * rng.normal(size=n_samples))
+    return X, y[:, None]
+
+
+def _loop(optimizer=None, hooks=(), seed=0, first=(), **overrides):
+    """A new model's loop: ``first`` layers, Dense(8), ReLU, Dense(1) on 3 features."""
+    rng = np.random.default_rng(seed)
+    layers = [*first, Dense(8), ReLU(), Dense(1)]
+    network = Network(layers).build(3, 1, rng, np.float64)
+    optimizer = Adam() if optimizer is None else optimizer
+    optimizer.initialize(network.coef)
+    settings = dict(
+        learning_rate=0.01, alpha=0.0, batch_size=200, max_epochs=5, tol=0.0,
+        n_iter_no_change=1000, shuffle=True, early_stopping=False,
+        validation_fraction=0.1, incremental=False, new_model=True,
+    )  # fmt: skip
+    settings.update(overrides)
+    return TrainingLoop(
+        network, SquaredError(), optimizer, LoopSettings(**settings), History(),
+        rng, hooks=hooks,
+    )  # fmt: skip
+
+
+class StopAt(TrainingHook):
+    """Stops training at the end of epoch ``epoch``."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def epoch_end(self, loop, record):
+        return record.epoch >= self.epoch
+
+
+class RecordsWeights(TrainingHook):
+    """Keeps a copy of the weights at the end of every epoch (or iterate)."""
+
+    def __init__(self):
+        self.ends = []
+
+    def epoch_end(self, loop, record):
+        self.ends.append(loop.network.coef.copy())
+
+
+class Fails(Layer):
+    """Identity layer; its ``at``-th training forward divides by zero or raises.
+
+    ``how="divide"`` returns ``x / 0`` (infinite and NaN outputs, with NumPy's
+    divide and invalid warnings); ``how="interrupt"`` raises
+    KeyboardInterrupt, as a Ctrl-C outside the main thread does.
+    """
+
+    def __init__(self, at, how):
+        self.at, self.how = at, how
+
+    def build(self, n_inputs, rng, dtype):
+        self.calls_ = 0
+        return n_inputs
+
+    def forward(self, x, training=False):
+        if training:
+            self.calls_ += 1
+            if self.calls_ == self.at and self.how == "interrupt":
+                raise KeyboardInterrupt
+            if self.calls_ >= self.at and self.how == "divide":
+                return x / np.zeros_like(x)
+        return x
+
+    def backward(self, grad_out):
+        return grad_out
+
+
+class CountsEpochs(TrainingHook):
+    """Overrides everything but ``epoch_end``, which keeps the base behaviour."""
+
+    def __init__(self):
+        self.begun = 0
+
+    def epoch_begin(self, loop):
+        self.begun += 1
+
+
+# ------------------------------------------------------------------ History
+def _validated_history():
+    history = History()
+    history.record(0.9, n_samples=10, validation=None)
+    history.record(0.7, n_samples=10, validation=(0.8, 0.25))
+    history.best_loss, history.best_validation_score = 0.7, 0.25
+    history.initial_loss = 1.1
+    return history
+
+
+def test_history_copy_has_every_field_and_lists_of_its_own():
+    history = _validated_history()
+    copy = history.copy()
+    assert copy == history
+    copy.record(0.5, n_samples=10, validation=(0.6, 0.5))
+    assert history.loss_curve == [0.9, 0.7]
+    assert history.validation_scores[1:] == [0.25]
+    assert history.validation_loss_curve[1:] == [0.8]
+
+
+def test_history_truncate_drops_validation_lists_that_appeared_since():
+    history = History()
+    history.record(0.9, n_samples=10, validation=None)
+    lengths = history.lengths()
+    history.record(0.7, n_samples=10, validation=(0.8, 0.25))
+    history.truncate(lengths)
+    assert history.loss_curve == [0.9]
+    assert history.validation_scores is None
+    assert history.validation_loss_curve is None
+
+
+def test_history_truncate_keeps_the_validation_entries_from_before():
+    history = _validated_history()
+    lengths = history.lengths()
+    history.record(0.5, n_samples=10, validation=(0.6, 0.5))
+    history.truncate(lengths)
+    assert history.loss_curve == [0.9, 0.7]
+    assert history.validation_scores[1:] == [0.25]
+    assert history.validation_loss_curve[1:] == [0.8]
+
+
+def test_a_hook_that_keeps_the_base_epoch_end_never_stops_training():
+    hook = CountsEpochs()
+    outcome = _loop(hooks=[hook], max_epochs=3).run(*_data())
+    assert outcome.stop_reason == "max_iter"
+    assert outcome.history.n_iter == hook.begun == 3
+
+
+# ------------------------------------------------------------------ measure
+def test_measure_is_the_data_loss_plus_the_l2_penalty():
+    X, y = _data()
+    loop = _loop(alpha=2.0, max_epochs=2)
+    loop.run(X, y)
+    network = loop.network
+    data_loss = SquaredError().value(y, network.predict(X), None)
+    penalty = network.l2_penalty(2.0 / X.shape[0])
+    assert penalty > 0.01 * data_loss  # large enough to tell apart
+    assert loop.measure() == pytest.approx(data_loss + penalty, rel=1e-12)
+    assert loop.measure(penalty=False) == pytest.approx(data_loss, rel=1e-12)
+
+
+def test_measuring_a_snapshot_leaves_the_current_weights_in_place():
+    X, y = _data()
+    loop = _loop(max_epochs=2)
+    loop.run(X, y)
+    network = loop.network
+    current = network.coef.copy()
+    other = network.snapshot()
+    other[0][:] = 0.5 * current
+    value = loop.measure(other)
+    np.testing.assert_array_equal(network.coef, current)
+    network.restore(other)
+    assert value == loop.measure()
+
+
+def test_measure_of_overflowing_weights_is_inf_without_a_numpy_warning():
+    X, y = _data()
+    loop = _loop(max_epochs=1)
+    loop.run(X, y)
+    loop.network.coef[:] = 1e200
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert loop.measure() == math.inf
+
+
+# ------------------------------------------------------------------ L-BFGS
+def test_lbfgs_stopped_by_a_hook_reports_the_hook_and_no_warning():
+    outcome = _loop(LBFGS(), hooks=[StopAt(2)], max_epochs=50).run(*_data())
+    assert (outcome.stop_reason, outcome.warnings) == ("callback", [])
+    assert outcome.history.n_iter == 2
+
+
+def test_lbfgs_meeting_its_gradient_tolerance_has_converged():
+    outcome = _loop(LBFGS(), max_epochs=500, tol=1e-2).run(*_data())
+    assert (outcome.stop_reason, outcome.warnings) == ("converged", [])
+    assert 1 < outcome.history.n_iter < 500
+
+
+def test_lbfgs_out_of_iterations_says_max_iter():
+    outcome = _loop(LBFGS(), max_epochs=3).run(*_data())
+    assert outcome.stop_reason == "max_iter"
+    [(category, message)] = outcome.warnings
+    assert "L-BFGS stopped after 3 iterations" in message
+
+
+def test_lbfgs_divergence_threshold_is_relative_to_a_large_reference():
+    # Unscaled targets: the first objective is about 1e6, so an absolute
+    # threshold of 1e4 (or 1e4 / 1e6) would call every iterate diverged.
+    X, y = _data(scale=1000.0)
+    loop = _loop(LBFGS(), max_epochs=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DivergenceWarning)
+        outcome = loop.run(X, y)
+    assert loop._reference > 1e5
+    assert outcome.stop_reason == "max_iter" and outcome.history.n_iter == 3
+
+
+def test_lbfgs_on_overflowing_inputs_raises_without_a_numpy_warning():
+    rng = np.random.default_rng(0)
+    X = np.finfo(float).max * rng.uniform(size=(20, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="before finishing one epoch"):
+            _loop(LBFGS()).run(X, rng.normal(size=(20, 1)))
+
+
+def test_lbfgs_iterate_dividing_by_zero_diverges_once_without_a_numpy_warning():
+    # The 6th objective evaluation divides by zero: SciPy's 5th iteration.
+    X, y = _data()
+    record = RecordsWeights()
+    loop = _loop(LBFGS(), hooks=[record], first=[Fails(6, "divide")], max_epochs=50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        outcome = loop.run(X, y)
+    assert outcome.stop_reason == "diverged"
+    [(category, message)] = outcome.warnings
+    assert category is DivergenceWarning and "epoch 5" in message
+    assert outcome.history.n_iter == len(record.ends) == 4
+    np.testing.assert_array_equal(loop.network.coef, record.ends[-1])
+
+
+def test_lbfgs_interrupted_in_a_line_search_keeps_the_last_iterate():
+    X, y = _data()
+    record = RecordsWeights()
+    loop = _loop(LBFGS(), hooks=[record], first=[Fails(6, "interrupt")], max_epochs=50)
+    outcome = loop.run(X, y)
+    assert outcome.stop_reason == "interrupted"
+    assert outcome.history.n_iter == len(record.ends) == 4
+    np.testing.assert_array_equal(loop.network.coef, record.ends[-1])
