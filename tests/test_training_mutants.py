@@ -251,3 +251,49 @@ def test_lbfgs_interrupted_in_a_line_search_keeps_the_last_iterate():
     assert outcome.stop_reason == "interrupted"
     assert outcome.history.n_iter == len(record.ends) == 4
     np.testing.assert_array_equal(loop.network.coef, record.ends[-1])
+
+
+# ------------------------------------------------------------- best weights
+class InterruptAfter(TrainingHook):
+    """Raises KeyboardInterrupt once epoch ``epoch`` is recorded."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def epoch_end(self, loop, record):
+        if record.epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def _measured(loop, coef):
+    """The training objective of the weights ``coef``."""
+    return loop.measure((coef, loop.network.snapshot()[1]))
+
+
+@pytest.mark.parametrize("interrupted", [False, True])
+def test_an_unstable_end_restores_the_end_of_the_best_epoch_when_lowest(interrupted):
+    # Adam at learning_rate=3 oscillates: epoch 7 has the lowest loss, epoch 9
+    # ends more than 3 times above it. Measured exactly, the end of epoch 7
+    # is lower than its start and than the final weights.
+    record = RecordsWeights()
+    hooks = [record, InterruptAfter(9)] if interrupted else [record]
+    loop = _loop(hooks=hooks, seed=4, learning_rate=3.0, batch_size=15, max_epochs=9)
+    outcome = loop.run(*_data())
+    ends = record.ends
+    best, start, final = (_measured(loop, ends[i]) for i in (6, 5, 8))
+    assert best < min(start, final)
+    np.testing.assert_array_equal(loop.network.coef, ends[6])
+    message = outcome.warnings[-1][1]
+    assert "the end of epoch 7 measure lowest" in message
+    assert f"(loss {best:.4g} against {final:.4g} at the end)" in message
+
+
+def test_divergence_mid_epoch_restores_a_finished_epoch_not_the_partial_one():
+    # 4 batches per epoch; the 2nd batch of epoch 4 is infinite. The weights
+    # after its 1st batch belong to no finished epoch and are never kept.
+    record = RecordsWeights()
+    loop = _loop(hooks=[record], first=[Fails(14, "divide")], batch_size=15,
+                 max_epochs=10)  # fmt: skip
+    outcome = loop.run(*_data())
+    assert outcome.stop_reason == "diverged" and outcome.history.n_iter == 3
+    np.testing.assert_array_equal(loop.network.coef, record.ends[-1])
