@@ -8,6 +8,7 @@ objective, a history field) is the loop's own and not an estimator's.
 """
 
 import math
+import re
 import warnings
 
 import numpy as np
@@ -33,7 +34,7 @@ def _loop(optimizer=None, hooks=(), seed=0, first=(), **overrides):
     optimizer = Adam() if optimizer is None else optimizer
     optimizer.initialize(network.coef)
     settings = dict(
-        learning_rate=0.01, alpha=0.0, batch_size=200, max_epochs=5, tol=0.0,
+        learning_rate=0.01, alpha=0.0, batch_size=60, max_epochs=5, tol=0.0,
         n_iter_no_change=1000, shuffle=True, early_stopping=False,
         validation_fraction=0.1, incremental=False, new_model=True,
     )  # fmt: skip
@@ -297,3 +298,133 @@ def test_divergence_mid_epoch_restores_a_finished_epoch_not_the_partial_one():
     outcome = loop.run(*_data())
     assert outcome.stop_reason == "diverged" and outcome.history.n_iter == 3
     np.testing.assert_array_equal(loop.network.coef, record.ends[-1])
+
+
+# ----------------------------------------------------------------- messages
+# The warnings and errors are the loop's report to the user: the tests below
+# pin their wording, and the boundary at which X counts as unscaled (a
+# largest absolute value above UNSCALED_INPUT = 10).
+def _data_of_magnitude(magnitude):
+    X, y = _data()
+    X[0, 0] = magnitude  # the largest absolute value: the others are below 4
+    return X, y
+
+
+RATE = "try learning_rate=0.001 or smaller"
+SCALED_CAUSE = (
+    f"The most likely cause is a learning rate too large: {RATE}. If the features "
+    "are not standardised, scale them first (e.g. StandardScaler in a Pipeline)."
+)
+UNSCALED_CAUSE = (
+    "The features do not look scaled (the largest absolute value in X is 20): "
+    "scale them, e.g. with StandardScaler in a Pipeline. If they are, the "
+    f"learning rate is too large: {RATE}."
+)
+
+
+@pytest.mark.parametrize(
+    "magnitude, causes", [(10.0, SCALED_CAUSE), (20.0, UNSCALED_CAUSE)]
+)
+def test_the_divergence_warning_names_the_kept_weights_and_the_causes(
+    magnitude, causes
+):
+    record = RecordsWeights()
+    loop = _loop(hooks=[record], first=[Fails(14, "divide")], batch_size=15,
+                 max_epochs=10)  # fmt: skip
+    outcome = loop.run(*_data_of_magnitude(magnitude))
+    [(category, message)] = outcome.warnings
+    kept = _measured(loop, record.ends[-1])
+    reference = outcome.history.initial_loss
+    assert category is DivergenceWarning
+    head = "Training diverged in epoch 4: the loss reached (inf|nan)"
+    tail = (
+        f" (the reference, at the start of training, was {reference:.3g}). Training "
+        "stopped; the weights at the end of the last finished epoch had the lowest "
+        f"training loss ({kept:.4g}) and were restored, and the optimizer state was "
+        f"reset. {causes}"
+    )
+    assert re.fullmatch(head + re.escape(tail), message)
+
+
+@pytest.mark.parametrize(
+    "magnitude, causes",
+    [
+        (10.0, f"The learning rate is too large: {RATE}. (The features look "
+               "scaled: the largest absolute value in X is 10.)"),
+        (20.0, "The input data may contain very large values (the largest "
+               "absolute value in X is 20): scale the features, e.g. with "
+               f"StandardScaler in a Pipeline. Otherwise the learning rate is "
+               f"too large: {RATE}."),
+    ],
+)  # fmt: skip
+def test_a_new_model_diverging_in_its_first_epoch_says_why(magnitude, causes):
+    loop = _loop(first=[Fails(1, "divide")])
+    with pytest.raises(ValueError) as error:
+        loop.run(*_data_of_magnitude(magnitude))
+    head = r"Training diverged before finishing one epoch \(the loss reached \w+\), "
+    tail = f"so there is no model to keep. {causes}"
+    assert re.fullmatch(head + re.escape(tail), str(error.value))
+
+
+def test_a_converged_fit_worse_than_a_constant_names_both_causes():
+    # Targets near 100 (the loop does not standardise them) and a tiny step:
+    # no epoch improves by tol, so training stops after n_iter_no_change + 2.
+    # A warm fit counts only its own epochs. X at the boundary looks scaled.
+    X, y = _data_of_magnitude(10.0)
+    loop = _loop(learning_rate=1e-4, tol=1e9, n_iter_no_change=2, max_epochs=50)
+    for call in (loop, _next_call(loop)):
+        outcome = call.run(X, 100.0 + 0.1 * y)
+        assert outcome.stop_reason == "converged"
+        [(category, message)] = outcome.warnings
+        assert message.endswith(
+            "so its predictions are not meaningful. The learning rate may be too "
+            "large (try learning_rate=1e-05 or smaller), or training stopped before "
+            "it learned enough (it stopped after 4 epoch(s) without an improvement "
+            "of tol=1000000000.0 for more than n_iter_no_change=2 epochs)."
+        )
+    assert outcome.history.n_iter == 8
+
+
+def _next_call(loop, hooks=(), **overrides):
+    """A loop for a later call on the same model (a warm fit or partial_fit)."""
+    settings = {**vars(loop.settings), "new_model": False, **overrides}
+    return TrainingLoop(
+        loop.network, loop.loss, loop.optimizer, LoopSettings(**settings),
+        loop.history, loop.rng, hooks=hooks,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "how, text",
+    [
+        ("divide", "Training stopped; this call's updates were undone, leaving the "
+                   "model as it was."),
+        ("interrupt", "Training interrupted by the user: the call was undone, "
+                      "leaving the model as it was."),
+    ],
+)  # fmt: skip
+def test_a_partial_fit_that_cannot_finish_says_it_was_undone(how, text):
+    X, y = _data()
+    fails = Fails(10**9, how)  # 1 batch per epoch: one training forward each
+    loop = _loop(first=[fails], max_epochs=2)
+    loop.run(X, y)
+    fails.at = fails.calls_ + 1
+    outcome = _next_call(loop, incremental=True, max_epochs=1).run(X, y)
+    [(category, message)] = outcome.warnings
+    assert text in message
+
+
+def test_divergence_with_early_stopping_names_the_best_scoring_epoch():
+    def score(output, targets, sample_weight):
+        return -float(np.mean((output - targets) ** 2))
+
+    loop = _loop(first=[Fails(6, "divide")], early_stopping=True,
+                 validation_fraction=0.2, batch_size=48, max_epochs=10)  # fmt: skip
+    outcome = loop.run(*_data(), score=score)
+    assert outcome.stop_reason == "diverged"
+    best = 1 + int(np.argmax(outcome.history.validation_scores))
+    [(category, message)] = outcome.warnings
+    assert (
+        f"Training stopped; the weights of epoch {best}, the best validation score, "
+        "were restored and the optimizer state was reset."
+    ) in message
