@@ -428,3 +428,22 @@ def test_divergence_with_early_stopping_names_the_best_scoring_epoch():
         f"Training stopped; the weights of epoch {best}, the best validation score, "
         "were restored and the optimizer state was reset."
     ) in message
+
+
+def test_early_stopping_stratifies_classes_of_two_rows():
+    # Two classes of 2 rows each among 60: a stratified split holds out
+    # exactly one row of each (a plain random split would not, here).
+    X, _ = _data()
+    labels = np.full(60, 2.0)
+    labels[[0, 1]], labels[[2, 3]] = 0.0, 1.0
+    held_out = []
+
+    def score(output, targets, sample_weight):
+        held_out.append(targets.ravel().copy())
+        return 0.0
+
+    loop = _loop(seed=5, early_stopping=True, validation_fraction=0.5,
+                 batch_size=30, max_epochs=1)  # fmt: skip
+    loop.run(X, labels[:, None], stratify=labels, score=score)
+    counts = np.bincount(held_out[0].astype(int))
+    assert counts.tolist() == [1, 1, 28]
