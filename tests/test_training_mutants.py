@@ -447,3 +447,18 @@ def test_early_stopping_stratifies_classes_of_two_rows():
     loop.run(X, labels[:, None], stratify=labels, score=score)
     counts = np.bincount(held_out[0].astype(int))
     assert counts.tolist() == [1, 1, 28]
+
+
+def test_a_fit_better_than_a_constant_on_large_targets_is_not_called_worse():
+    # Targets in the tens (not standardised): the epoch's running loss is
+    # above the best constant's, so the loop measures the weights exactly,
+    # and they fit better than the constant. The margin is relative.
+    X, y = _data()
+    y = 10.0 * y
+    loop = _loop(learning_rate=0.1, batch_size=30, max_epochs=1)
+    outcome = loop.run(X, y)
+    null = SquaredError().value(y, np.full_like(y, y.mean()), None)
+    assert null > 10.0
+    assert outcome.history.loss_curve[-1] > null > loop.measure(penalty=False)
+    [(category, message)] = outcome.warnings
+    assert "max_iter=1" in message and "constant" not in message
