@@ -16,7 +16,13 @@ import pytest
 
 from sknnlite import LBFGS, Adam, Dense, Layer, Network, ReLU, SquaredError
 from sknnlite.exceptions import DivergenceWarning
-from sknnlite.training import History, LoopSettings, TrainingHook, TrainingLoop
+from sknnlite.training import (
+    History,
+    LoopSettings,
+    TrainingHook,
+    TrainingLoop,
+    batch_objective,
+)
 
 
 def _data(n_samples=60, scale=1.0, seed=0):
@@ -462,3 +468,14 @@ def test_a_fit_better_than_a_constant_on_large_targets_is_not_called_worse():
     assert outcome.history.loss_curve[-1] > null > loop.measure(penalty=False)
     [(category, message)] = outcome.warnings
     assert "max_iter=1" in message and "constant" not in message
+
+
+def test_batch_objective_adds_the_l2_penalty_per_unit_of_batch_weight():
+    # alpha / (2 W) * ||w||**2 with W the total sample weight (MLPRegressor's).
+    X, y = _data(n_samples=8)
+    weight = np.linspace(0.5, 2.0, 8)
+    network = _loop().network
+    value, total = batch_objective(network, SquaredError(), (X, y, weight), alpha=3.0)
+    data_loss = SquaredError().value(y, network.predict(X), weight)
+    assert total == pytest.approx(weight.sum())
+    assert value == pytest.approx(data_loss + network.l2_penalty(3.0 / weight.sum()))
