@@ -13,10 +13,12 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy import sparse
 
 from sknnlite import LBFGS, Adam, Dense, Layer, Network, ReLU, SquaredError
 from sknnlite.exceptions import DivergenceWarning
 from sknnlite.training import (
+    BatchGatherer,
     History,
     LoopSettings,
     TrainingHook,
@@ -479,3 +481,24 @@ def test_batch_objective_adds_the_l2_penalty_per_unit_of_batch_weight():
     data_loss = SquaredError().value(y, network.predict(X), weight)
     assert total == pytest.approx(weight.sum())
     assert value == pytest.approx(data_loss + network.l2_penalty(3.0 / weight.sum()))
+
+
+@pytest.mark.parametrize("sparse_X", [False, True])
+def test_shuffled_batches_keep_the_rows_and_the_float32_dtype(sparse_X):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(7, 3)).astype(np.float32)
+    y = rng.normal(size=(7, 2)).astype(np.float32)
+    weight = rng.uniform(size=7).astype(np.float32)
+    order = rng.permutation(7)
+    data = sparse.csr_matrix(X) if sparse_X else X
+    gatherer = BatchGatherer(data, y, weight, batch_size=3)
+    # Copied as they come: shuffled batches share the gatherer's buffers.
+    batches = [[array.copy() for array in batch] for batch in gatherer.batches(order)]
+    assert [b[1].shape[0] for b in batches] == [3, 3, 1]
+    for (x_batch, y_batch, w_batch), rows in zip(
+        batches, (order[:3], order[3:6], order[6:]), strict=True
+    ):
+        x_batch = x_batch.toarray() if sparse_X else x_batch
+        for array, expected in ((x_batch, X), (y_batch, y), (w_batch, weight)):
+            assert array.dtype == np.float32
+            np.testing.assert_array_equal(array, expected[rows])
