@@ -21,6 +21,7 @@ from sknnlite.training import (
     BatchGatherer,
     History,
     LoopSettings,
+    StoppingRule,
     TrainingHook,
     TrainingLoop,
     batch_objective,
@@ -502,3 +503,31 @@ def test_shuffled_batches_keep_the_rows_and_the_float32_dtype(sparse_X):
         for array, expected in ((x_batch, X), (y_batch, y), (w_batch, weight)):
             assert array.dtype == np.float32
             np.testing.assert_array_equal(array, expected[rows])
+
+
+@pytest.mark.parametrize("maximize", [False, True])
+def test_stopping_rule_counts_epochs_that_improve_by_less_than_tol(maximize):
+    # MLPRegressor's rule; with maximize the values are scores.
+    sign = -1.0 if maximize else 1.0
+    rule = StoppingRule(tol=0.1, patience=2, maximize=maximize)
+    seen = []
+    for value in [1.0, 0.5, 0.45, 0.44, 0.6, 0.43]:
+        seen.append((rule.update(sign * value), rule.count, rule.exhausted))
+    assert seen == [
+        (True, 0, False),
+        (True, 0, False),
+        (True, 1, False),
+        (True, 2, False),
+        (False, 3, True),
+        (True, 4, True),
+    ]
+    assert rule.best == sign * 0.43
+
+
+def test_a_warm_call_keeps_the_models_first_objective():
+    X, y = _data()
+    loop = _loop(max_epochs=2)
+    first = loop.run(X, y).history.initial_loss
+    later = _next_call(loop).run(X, y)
+    assert later.history.initial_loss == first
+    assert later.history.loss_curve[-1] < 0.9 * first  # the model has moved on
