@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from sknnlite import LBFGS, Adam, Dense, Layer, Network, ReLU, SquaredError
+from sknnlite import LBFGS, SGD, Adam, Dense, Layer, Network, ReLU, SquaredError
 from sknnlite.exceptions import DivergenceWarning
 from sknnlite.training import (
     BatchGatherer,
@@ -531,3 +531,55 @@ def test_a_warm_call_keeps_the_models_first_objective():
     later = _next_call(loop).run(X, y)
     assert later.history.initial_loss == first
     assert later.history.loss_curve[-1] < 0.9 * first  # the model has moved on
+
+
+class RecordsRates(TrainingHook):
+    def __init__(self):
+        self.rates = []
+
+    def epoch_begin(self, loop):
+        self.rates.append(loop.learning_rate)
+
+
+def test_invscaling_sets_each_epochs_rate_from_the_base_rate():
+    record = RecordsRates()
+    loop = _loop(SGD(schedule="invscaling", power_t=0.5), hooks=[record],
+                 max_epochs=3)  # fmt: skip
+    loop.run(*_data())
+    assert record.rates == pytest.approx([0.01, 0.01 / 61**0.5, 0.01 / 121**0.5])
+
+
+class CountsRows(Layer):
+    """Identity layer that needs 2 rows per training batch and records them."""
+
+    min_batch_rows = 2
+
+    def build(self, n_inputs, rng, dtype):
+        self.rows_ = []
+        return n_inputs
+
+    def forward(self, x, training=False):
+        if training:
+            self.rows_.append(x.shape[0])
+        return x
+
+    def backward(self, grad_out):
+        return grad_out
+
+
+def test_a_last_batch_too_small_for_a_layer_joins_the_one_before():
+    counts = CountsRows()
+    _loop(first=[counts], batch_size=20, max_epochs=1).run(*_data(n_samples=41))
+    assert counts.rows_ == [20, 21]
+
+
+def test_a_warm_fit_interrupted_mid_epoch_keeps_its_last_finished_epoch():
+    X, y = _data()
+    fails = Fails(10**9, "interrupt")  # 1 batch per epoch: one training forward each
+    loop = _loop(first=[fails], max_epochs=2)
+    loop.run(X, y)
+    fails.at = fails.calls_ + 3
+    record = RecordsWeights()
+    outcome = _next_call(loop, hooks=[record], max_epochs=5).run(X, y)
+    assert outcome.stop_reason == "interrupted" and len(record.ends) == 2
+    np.testing.assert_array_equal(loop.network.coef, record.ends[-1])
