@@ -893,7 +893,8 @@ class TrainingLoop:
         )
         if self._first_batch and self._probe_inference and math.isfinite(value):
             rows = batch[0][:INFERENCE_PROBE_ROWS]
-            broken = self.network.first_non_finite_inference(rows)
+            with np.errstate(all="ignore"):
+                broken = self.network.first_non_finite_inference(rows)
             if broken is not None:
                 raise ValueError(self.network.non_finite_inference_message(broken))
         self._first_batch = self._first_batch and batch_weight == 0
@@ -1158,7 +1159,8 @@ class TrainingLoop:
             "The loss was not finite on the first batch, before any update, so "
             "the learning rate is not the cause"
         )
-        index = self.network.first_non_finite_inference(self._check_rows)
+        with np.errstate(all="ignore"):  # the probe decides, not NumPy's warnings
+            index = self.network.first_non_finite_inference(self._check_rows)
         if index is not None:
             name = _layer_name(index, self.network.layers[index])
             text += f": {name}.forward returned NaN or inf for finite input rows"
@@ -1227,7 +1229,8 @@ class TrainingLoop:
         saw the initial weights only). A few rows suffice: such a layer
         breaks on every row.
         """
-        broken = self.network.first_non_finite_inference(self._check_rows)
+        with np.errstate(all="ignore"):
+            broken = self.network.first_non_finite_inference(self._check_rows)
         if broken is not None:
             raise ValueError(self.network.non_finite_inference_message(broken))
 

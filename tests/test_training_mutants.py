@@ -367,6 +367,35 @@ def test_the_divergence_warning_names_the_kept_weights_and_the_causes(
     ],
 )  # fmt: skip
 def test_a_new_model_diverging_in_its_first_epoch_says_why(magnitude, causes):
+    # Two batches: the second fails, after an update.
+    loop = _loop(first=[Fails(2, "divide")], batch_size=30)
+    with pytest.raises(ValueError) as error:
+        loop.run(*_data_of_magnitude(magnitude))
+    head = r"Training diverged before finishing one epoch \(the loss reached \w+\), "
+    tail = f"so there is no model to keep. {causes}"
+    assert re.fullmatch(head + re.escape(tail), str(error.value))
+
+
+BEFORE_ANY_UPDATE = (
+    "The loss was not finite on the first batch, before any update, so the "
+    "learning rate is not the cause"
+)
+
+
+@pytest.mark.parametrize(
+    "magnitude, causes",
+    [
+        (10.0, f"{BEFORE_ANY_UPDATE}: check what the layers' forward and the loss "
+               "return for the first rows of X. (The features look scaled: the "
+               "largest absolute value in X is 10.)"),
+        (20.0, "The input data may contain very large values (the largest "
+               "absolute value in X is 20): scale the features, e.g. with "
+               f"StandardScaler in a Pipeline. {BEFORE_ANY_UPDATE}."),
+    ],
+)  # fmt: skip
+def test_a_new_model_failing_on_its_first_batch_does_not_blame_the_rate(
+    magnitude, causes
+):
     loop = _loop(first=[Fails(1, "divide")])
     with pytest.raises(ValueError) as error:
         loop.run(*_data_of_magnitude(magnitude))
