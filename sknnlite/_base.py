@@ -33,7 +33,7 @@ from ._callbacks import CALLBACK_STATE, CallbackHook, CallbackSupportMixin, FitT
 from ._config import refuse_bool_numbers
 from ._reporting import EpochTable, NetworkSummary
 from ._version import __version__
-from .activations import ReLU
+from .activations import ACTIVATIONS, ReLU, get_activation
 from .exceptions import SknnliteVersionWarning
 from .layers import Dense
 from .network import Network, check_layers, set_layer_params
@@ -450,7 +450,15 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
         """A comparable description of the model-defining parameters and optimizer."""
         params = self.get_params(deep=False)
         names = [*self._MODEL_PARAMETERS, "optimizer"]
-        return {name: _describe(params[name]) for name in names if name in params}
+        return {
+            name: _describe(self._setting_object(name, params[name]))
+            for name in names
+            if name in params
+        }
+
+    def _setting_object(self, name, value):
+        """``value`` as the object fit makes of it, so spellings compare equal."""
+        return value
 
     def _check_continued_settings(self, incremental):
         """Refuse a changed architecture or loss; take a changed optimizer.
@@ -604,7 +612,35 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
             )
             if hasattr(validated, "tocsr"):
                 validated = validated.tocsr()
-        return self.network_.predict(validated, PREDICT_CHUNK_ROWS)
+        output = self.network_.predict(validated, PREDICT_CHUNK_ROWS)
+        if not np.isfinite(output).all():
+            self._explain_non_finite(validated, output)
+        return output
+
+    def _explain_non_finite(self, X, output):
+        """Raise for NaN or inf outputs of finite rows, naming the layer.
+
+        ``X`` passed validation, so it is finite: a non-finite output means
+        a layer's inference broke (or the values overflow the model's
+        dtype). A classifier would turn NaN scores into a label and a
+        regressor return NaN, both quietly.
+        """
+        bad = ~np.isfinite(output).all(axis=1)
+        with np.errstate(all="ignore"):
+            index = self.network_.first_non_finite_inference(X[np.flatnonzero(bad)])
+        where = (
+            "the network"
+            if index is None
+            else (f"layers[{index}] ({type(self.network_.layers[index]).__name__})")
+        )
+        raise ValueError(
+            f"{where} returned NaN or inf at inference for {int(bad.sum())} of "
+            f"{len(bad)} rows of finite input, so they have no prediction. If "
+            "those rows are extreme, the values overflow the model's dtype "
+            f"({self.network_.dtype}): scale X as in training. Otherwise fix "
+            "the layer's forward(x, training=False) "
+            "(sknnlite.testing.check_layer checks it)."
+        )
 
     def _fast_validated(self, X):
         """``X`` as ``validate_data`` would return it, or None to take that path.
@@ -808,6 +844,8 @@ def _describe(value):
             type(value).__qualname__,
             tuple((key, _describe(params[key])) for key in sorted(params)),
         )
+    if isinstance(value, str) and value in ACTIVATIONS:
+        return _describe(get_activation(value))  # "relu" is ReLU()
     if isinstance(value, (list, tuple)):
         return tuple(_describe(item) for item in value)
     if isinstance(value, np.ndarray):

@@ -269,6 +269,25 @@ class Network:
             x = output
         return None
 
+    def first_non_finite_training(self, x):
+        """:meth:`first_non_finite_inference` for a training ``forward``.
+
+        Runs the layers in training mode (which may update their state and
+        draw from their generators: only for diagnosing a call that fails
+        and is undone). Returns the index of the first layer whose output
+        is NaN or inf for a finite input, or None.
+        """
+        x = self._dense_if_needed(x)
+        row_keys = self._row_keys(x)
+        for index, layer in enumerate(self.layers):
+            output = layer.forward(
+                x, training=True, **_batch_extras(layer, None, row_keys)
+            )
+            if not all_finite(output):
+                return index if all_finite(x) else None
+            x = output
+        return None
+
     def non_finite_inference_message(self, index):
         """The error for a layer whose inference makes finite rows non-finite."""
         return (

@@ -244,6 +244,10 @@ class NNRegressor(RegressorMixin, BaseNN):
         self.loss_function_.check_target(targets)
         return (targets - self.target_center_) / self.target_scale_
 
+    def _setting_object(self, name, value):
+        """The loss as fit makes it: ``"squared_error"`` is ``SquaredError()``."""
+        return _make_loss(value) if name == "loss" else value
+
     def _resolve_pending_scale(self, targets, sample_weight):
         """Scale the columns a first one-value chunk at 0 left without one.
 

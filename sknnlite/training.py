@@ -1161,6 +1161,8 @@ class TrainingLoop:
         )
         with np.errstate(all="ignore"):  # the probe decides, not NumPy's warnings
             index = self.network.first_non_finite_inference(self._check_rows)
+            if index is None:  # the call is undone: training state may change
+                index = self.network.first_non_finite_training(self._check_rows)
         if index is not None:
             name = _layer_name(index, self.network.layers[index])
             text += f": {name}.forward returned NaN or inf for finite input rows"

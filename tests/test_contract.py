@@ -605,3 +605,60 @@ def test_a_later_call_whose_first_batch_is_not_finite_does_not_blame_the_rate(
     assert "layers[1] (_InfAfterFit).forward returned NaN or inf" in message
     monkeypatch.setattr(_InfAfterFit, "poisoned", False)
     np.testing.assert_array_equal(model.predict(X), before)  # the call was undone
+
+
+class _NaNForSomeRows(Layer):
+    """Finite in training; at inference, NaN for rows whose first input is > 1."""
+
+    def build(self, n_inputs, rng, dtype):
+        return n_inputs
+
+    def forward(self, x, training=False):
+        if training:
+            return x
+        out = x.copy()
+        out[x[:, 0] > 1.0] = np.nan
+        return out
+
+    def backward(self, grad_out):
+        return grad_out
+
+
+def test_predict_names_a_layer_returning_nan_for_some_rows():
+    # The fit's probes saw other rows; predict returned NaN for the
+    # regressor and class 0 (the argmax of NaN) for the classifier.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 3))
+    X[:10, 0] = np.clip(X[:10, 0], -0.9, 0.9)  # training rows the probes see
+    message = (
+        r"layers\[0\] \(_NaNForSomeRows\) returned NaN or inf at inference for "
+        rf"{int((X[:, 0] > 1).sum())} of 80 rows of finite input"
+    )
+    regressor = NNRegressor([_NaNForSomeRows(), Dense(3), Dense()], random_state=0)
+    regressor.partial_fit(X[:10], X[:10, 1])
+    with pytest.raises(ValueError, match=message):
+        regressor.predict(X)
+    classifier = NNClassifier(
+        [_NaNForSomeRows(), Dense(3), Dense()], max_iter=2, random_state=0
+    )
+    classifier.fit(X[:10], np.arange(10) % 2)
+    with pytest.raises(ValueError, match=message):
+        classifier.predict(X)
+    np.testing.assert_array_equal(
+        classifier.predict(X[:10]), classifier.predict(X[:10])
+    )
+
+
+class _InfInTrainingOnly(Scale):
+    def forward(self, x, training=False):
+        out = super().forward(x, training)
+        return out * np.inf if training else out
+
+
+def test_a_layer_infinite_only_in_training_is_named_on_the_first_batch():
+    # The inference probe saw finite values, so no layer was named.
+    with pytest.raises(ValueError) as error:
+        fit_with(_InfInTrainingOnly())
+    assert "layers[1] (_InfInTrainingOnly).forward returned NaN or inf" in str(
+        error.value
+    )

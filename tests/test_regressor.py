@@ -14,7 +14,7 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sknnlite import SGD, Adam, Dense, NNRegressor, ReLU, Tanh
+from sknnlite import SGD, Adam, Dense, NNRegressor, ReLU, SquaredError, Tanh
 
 
 @pytest.fixture(scope="module")
@@ -437,3 +437,19 @@ def test_a_warm_fit_takes_a_new_optimizer_and_equal_settings_pass():
         model.set_params(optimizer=SGD(momentum=0.5)).fit(X, y)
     assert isinstance(model.optimizer_, SGD) and model.optimizer_.momentum == 0.5
     assert model.optimizer_.n_steps_ == 2  # a fresh state, two epochs of one batch
+
+
+def test_a_setting_respelled_equally_lets_training_continue():
+    # "relu" becomes ReLU() in fit, "squared_error" SquaredError(): the same
+    # model, so a warm fit continues instead of refusing a change.
+    X, y = make_friedman1(n_samples=60, random_state=0)
+    model = NNRegressor([Dense(8), ReLU(), Dense()], max_iter=2, warm_start=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+        model.set_params(layers__1="relu", loss=SquaredError()).fit(X, y)
+        model.partial_fit(X, y)
+    assert model.n_iter_ == 5
+    model.set_params(layers__1="tanh")
+    with pytest.raises(ValueError, match="layers changed"):
+        model.partial_fit(X, y)
