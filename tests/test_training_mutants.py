@@ -385,9 +385,9 @@ BEFORE_ANY_UPDATE = (
 @pytest.mark.parametrize(
     "magnitude, causes",
     [
-        (10.0, f"{BEFORE_ANY_UPDATE}: check what the layers' forward and the loss "
-               "return for the first rows of X. (The features look scaled: the "
-               "largest absolute value in X is 10.)"),
+        (10.0, f"{BEFORE_ANY_UPDATE}: layers[0] (Fails).forward returned NaN or inf "
+               "for finite input rows. (The features look scaled: the largest "
+               "absolute value in X is 10.)"),
         (20.0, "The input data may contain very large values (the largest "
                "absolute value in X is 20): scale the features, e.g. with "
                f"StandardScaler in a Pipeline. {BEFORE_ANY_UPDATE}."),
