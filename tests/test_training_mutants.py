@@ -390,7 +390,8 @@ BEFORE_ANY_UPDATE = (
                "absolute value in X is 10.)"),
         (20.0, "The input data may contain very large values (the largest "
                "absolute value in X is 20): scale the features, e.g. with "
-               f"StandardScaler in a Pipeline. {BEFORE_ANY_UPDATE}."),
+               f"StandardScaler in a Pipeline. {BEFORE_ANY_UPDATE}: layers[0] "
+               "(Fails).forward returned NaN or inf for finite input rows."),
     ],
 )  # fmt: skip
 def test_a_new_model_failing_on_its_first_batch_does_not_blame_the_rate(
