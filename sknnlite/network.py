@@ -443,8 +443,13 @@ class Network:
         ValueError or TypeError
             If a layer's output has the wrong shape, naming ``layers[i]``.
         """
-        with self._lock.reading():
+        lock = self._lock
+        counted = lock.acquire_read()
+        try:
             return self._predict(x, chunk_rows)
+        finally:
+            if counted:
+                lock.release_read()
 
     def _dense_if_needed(self, x):
         """Dense rows for a first layer that does not take sparse input."""
@@ -677,23 +682,32 @@ class ReadWriteLock:
         self._writer = None
         self._writers_waiting = 0
 
-    @contextmanager
-    def reading(self):
-        """Hold the read side (shared) for the ``with`` block."""
+    def acquire_read(self):
+        """Take the read side; False (nothing taken) for the writing thread."""
         if self._writer == threading.get_ident():
-            yield
-            return
+            return False
         with self._condition:
             while self._writer is not None or self._writers_waiting:
                 self._condition.wait()
             self._readers += 1
+        return True
+
+    def release_read(self):
+        """Give back the read side taken by :meth:`acquire_read`."""
+        with self._condition:
+            self._readers -= 1
+            if not self._readers and self._writers_waiting:
+                self._condition.notify_all()
+
+    @contextmanager
+    def reading(self):
+        """Hold the read side (shared) for the ``with`` block."""
+        counted = self.acquire_read()
         try:
             yield
         finally:
-            with self._condition:
-                self._readers -= 1
-                if not self._readers:
-                    self._condition.notify_all()
+            if counted:
+                self.release_read()
 
     @contextmanager
     def writing(self):
