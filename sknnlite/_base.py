@@ -448,12 +448,13 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
 
     def _model_settings(self):
         """A comparable description of the model-defining parameters and optimizer."""
-        params = self.get_params(deep=False)
+        # Attributes read directly: get_params inspects the signature, which
+        # cost most of a check that every partial_fit call makes.
         names = [*self._MODEL_PARAMETERS, "optimizer"]
         return {
-            name: _describe(self._setting_object(name, params[name]))
+            name: _describe(self._setting_object(name, getattr(self, name)))
             for name in names
-            if name in params
+            if hasattr(self, name)
         }
 
     def _setting_object(self, name, value):

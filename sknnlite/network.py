@@ -258,16 +258,15 @@ class Network:
         -------
         index : int or None
         """
-        x = self._dense_if_needed(x)
-        for index, layer in enumerate(self.layers):
+
+        def infer(index, layer, x):
             _require_method(index, layer, "forward")
             workspace = {"workspace": Workspace()} if layer.uses_workspace else {}
             output = layer.forward(x, training=False, **workspace)
             self._check_output(index, output, x.shape[0])
-            if not all_finite(output):
-                return index if all_finite(x) else None
-            x = output
-        return None
+            return output
+
+        return self._first_non_finite(x, infer)
 
     def first_non_finite_training(self, x):
         """:meth:`first_non_finite_inference` for a training ``forward``.
@@ -277,12 +276,19 @@ class Network:
         and is undone). Returns the index of the first layer whose output
         is NaN or inf for a finite input, or None.
         """
+        row_keys = self._row_keys(self._dense_if_needed(x))
+
+        def train(index, layer, x):
+            extras = _batch_extras(layer, None, row_keys)
+            return layer.forward(x, training=True, **extras)
+
+        return self._first_non_finite(x, train)
+
+    def _first_non_finite(self, x, forward):
+        """Index of the first layer that `forward(index, layer, x)` makes non-finite."""
         x = self._dense_if_needed(x)
-        row_keys = self._row_keys(x)
         for index, layer in enumerate(self.layers):
-            output = layer.forward(
-                x, training=True, **_batch_extras(layer, None, row_keys)
-            )
+            output = forward(index, layer, x)
             if not all_finite(output):
                 return index if all_finite(x) else None
             x = output
