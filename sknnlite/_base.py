@@ -821,14 +821,22 @@ def _layer_label(layer):
 def _make_generator(random_state):
     """A NumPy Generator from ``random_state``, never drawing from the global one.
 
-    ``None`` gives fresh OS entropy; an int seeds the generator; a
-    ``RandomState`` instance gives one seed (and advances, as scikit-learn's
-    estimators do).
+    ``None`` gives fresh OS entropy. An int gives the stream of
+    ``numpy.random.RandomState(seed)`` (Mersenne Twister with its legacy
+    seeding), the one scikit-learn's MLP draws from, wrapped in a
+    ``Generator``: ``uniform`` and ``permutation`` return the same numbers
+    from it as ``RandomState`` does, so a seeded fit of a ``Dense``/activation
+    stack draws ``MLPRegressor``'s and ``MLPClassifier``'s initial weights and
+    row orders (``tests/test_mlp_equivalence.py``). A ``RandomState``
+    instance gives one seed (and advances, as scikit-learn's estimators do).
     """
     if random_state is None:
         return np.random.default_rng()
     if isinstance(random_state, Integral):
-        return np.random.default_rng(int(random_state))
+        bit_generator = np.random.MT19937()
+        legacy = np.random.RandomState(int(random_state))
+        bit_generator.state = legacy.get_state(legacy=False)
+        return np.random.Generator(bit_generator)
     seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
     return np.random.default_rng(seed)
 

@@ -718,6 +718,7 @@ class TrainingLoop:
         min_rows, where = _min_batch_rows(self.network)
         batch_size = self._batch_size(train[1].shape[0], min_rows, where)
         self.gatherer = BatchGatherer(*train, batch_size, min_rows)
+        self._order = np.arange(train[1].shape[0])
         self._check_rows = train[0][:INFERENCE_CHECK_ROWS]
 
     def _split(self, X, targets, sample_weight, stratify):
@@ -743,7 +744,8 @@ class TrainingLoop:
         train_rows, held_rows = train_test_split(
             rows,
             test_size=settings.validation_fraction,
-            random_state=int(self.rng.integers(np.iinfo(np.int32).max)),
+            # The loop's own stream, as MLP's split draws from its random state.
+            random_state=np.random.RandomState(self.rng.bit_generator),
             stratify=_stratify_if_possible(labels, n_held, rows.size),
         )
         if weighted:
@@ -835,7 +837,11 @@ class TrainingLoop:
     def _train_epoch(self):
         """One pass over shuffled batches; the epoch loss, or None if diverged."""
         n_samples = self.gatherer.y.shape[0]
-        order = self.rng.permutation(n_samples) if self.settings.shuffle else None
+        order = None
+        if self.settings.shuffle:
+            # Each epoch permutes the previous epoch's order, as MLP does, so
+            # a seeded fit visits rows in MLP's order.
+            self._order = order = self._order[self.rng.permutation(n_samples)]
         total = weight = 0.0
         step, plan = self._step_plan()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
