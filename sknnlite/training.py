@@ -33,8 +33,9 @@ The rules, each decided here and only here:
   (:meth:`TrainingLoop.measure`), and keeps the lowest.
 * **Unstable end.** When ``fit`` ends (plateau, ``max_iter``, interruption)
   with a last epoch loss more than :data:`UNSTABLE_FACTOR` times the best
-  epoch's, the best weights are restored if they measure lower, with a
-  warning that names the learning rate.
+  epoch's, and more than :data:`UNSTABLE_SHARE` of the gain over the
+  untrained model's loss given back, the best weights are restored if they
+  measure lower, with a warning that names the learning rate.
 * **Interruption.** ``KeyboardInterrupt`` stops training after the current
   step; the unfinished epoch is undone, the rules above choose the weights,
   and the call returns with a warning. With nothing to keep (no finished
@@ -74,13 +75,18 @@ __all__ = [
     "TrainingHook",
     "TrainingLoop",
     "UNSTABLE_FACTOR",
+    "UNSTABLE_SHARE",
 ]
 
 #: An epoch loss this many times the reference counts as divergence.
 DIVERGENCE_FACTOR = 1e4
 
-#: A fit that ends with a loss this many times its best epoch's is unstable.
+#: A fit that ends with a loss this many times its best epoch's is unstable,
 UNSTABLE_FACTOR = 3.0
+#: if the rise also gives back more than this share of what training gained
+#: on the untrained model's loss (a fit that reached a loss near 0 wobbles by
+#: large factors at its floor; that is not instability).
+UNSTABLE_SHARE = 0.25
 
 #: Whether mini-batch epochs take their steps through a :class:`StepPlan`
 #: and ``Optimizer.step_function`` (False: every batch through
@@ -94,6 +100,10 @@ USER_STOPS = ("callback", "interrupted")
 #: A fitted network whose training loss is above this many times the loss of
 #: the best constant output learned less than nothing.
 CONSTANT_MARGIN = 1.01
+
+#: A last epoch's loss within this share of the first epoch's counts as no
+#: progress (a sum of the same losses in another order differs by rounding).
+NO_PROGRESS_RTOL = 1e-9
 
 #: Training rows whose predictions are checked for NaN or inf at the end of fit.
 INFERENCE_CHECK_ROWS = 64
@@ -1367,6 +1377,9 @@ class TrainingLoop:
         curve = self.history.loss_curve[self._first_n_iter :]
         if not curve or curve[-1] <= UNSTABLE_FACTOR * self._best_loss:
             return False
+        gained = self.history.initial_loss - self._best_loss
+        if curve[-1] - self._best_loss <= UNSTABLE_SHARE * gained:
+            return False
         label, kept, final = self._restore_lowest()
         outcome = (
             f"{label[0].upper()}{label[1:]} measure lowest on the training data "
@@ -1385,9 +1398,17 @@ class TrainingLoop:
         return True
 
     def _no_progress(self):
-        """Warn when a new model ends no lower than its first epoch; True if so."""
+        """Warn when a new model ends no lower than its first epoch; True if so.
+
+        "Lower" means by more than rounding (``NO_PROGRESS_RTOL`` of the first
+        epoch's loss): weights that do not move give the same epoch loss summed
+        in another row order, which can come out a few units in the last place
+        lower.
+        """
         curve = self.history.loss_curve
-        if not self.settings.new_model or len(curve) < 2 or curve[-1] < curve[0]:
+        if not self.settings.new_model or len(curve) < 2:
+            return False
+        if curve[-1] < curve[0] - NO_PROGRESS_RTOL * abs(curve[0]):
             return False
         self._warn(
             ConvergenceWarning,

@@ -139,8 +139,14 @@ class ReplacesGrads(Layer):
 
 
 # ------------------------------------------------------------ online learning
-def test_online_one_row_regression_trains_without_any_warning():
-    reg = NNRegressor([Dense(42), ReLU(), Dense()], learning_rate=0.01, random_state=42)
+@pytest.mark.parametrize("seed", range(5))
+def test_online_one_row_regression_trains_without_any_warning(seed):
+    # The first fit (200 epochs on one row) reaches a loss near 0 and wobbles
+    # there by factors of 4 to 30; that was reported as an unstable end for 4
+    # of these 5 seeds (18 of 20), though it gives back a few % of the gain.
+    reg = NNRegressor(
+        [Dense(42), ReLU(), Dense()], learning_rate=0.01, random_state=seed
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         reg.fit([[2]], [4])
@@ -243,7 +249,7 @@ def test_divergence_in_partial_fit_undoes_the_call(friedman):
 def test_divergence_with_early_stopping_restores_the_best_scoring_epoch(friedman):
     # 540 training rows, 3 batches per epoch: the 20th batch is in epoch 7.
     X, y = friedman
-    settings = dict(learning_rate=0.1, early_stopping=True, random_state=0)
+    settings = dict(learning_rate=0.1, early_stopping=True, random_state=3)
     model = NNRegressor([BlowUpAt(at=20), Dense(16), ReLU(), Dense()], **settings)
     with pytest.warns(
         DivergenceWarning, match=r"epoch 7: .*was [0-9.]+\)\..*weights of epoch 5"
@@ -554,7 +560,7 @@ def test_an_unstable_end_names_the_kept_weights_and_says_when_a_constant_fits_be
     wine = load_wine()
     X = StandardScaler().fit_transform(wine.data)
     model = NNClassifier(
-        [Dense(16), ReLU(), Dense()], learning_rate=8, max_iter=60, random_state=0
+        [Dense(16), ReLU(), Dense()], learning_rate=8, max_iter=60, random_state=1
     )
     with pytest.warns(ConvergenceWarning) as record:
         model.fit(X, wine.target)
