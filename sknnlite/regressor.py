@@ -65,6 +65,13 @@ class NNRegressor(RegressorMixin, BaseNN):
         Reshuffle the samples every epoch.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and the validation split.
+        An int gives the stream of ``numpy.random.RandomState(random_state)``,
+        as scikit-learn's MLP uses it: a network of ``Dense`` layers with
+        ReLU, Tanh or Identity activations and default initialisation starts
+        from the weights ``MLP*(random_state=...)`` draws and visits the rows
+        in the same order, so with equal settings the two fit the same model
+        (the early-stopping split of a multiclass target differs: sknnlite
+        stratifies it, MLP does not).
     warm_start : bool, default=False
         Continue from the previous fit's weights and optimizer state.
     early_stopping : bool, default=False

@@ -20,6 +20,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.datasets import (
     load_iris,
     make_classification,
@@ -28,7 +29,7 @@ from sklearn.datasets import (
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier, MLPRegressor
-from sklearn.preprocessing import LabelBinarizer
+from sklearn.preprocessing import LabelBinarizer, StandardScaler
 from sklearn.utils import check_random_state
 
 from sknnlite import SGD, Dense, NNClassifier, NNRegressor, ReLU, initializers
@@ -215,3 +216,88 @@ def test_multi_output_squared_error_differs_from_mlp_only_in_l2_weight(monkeypat
     )
     _fit_both(monkeypatch, mlp, ours, X, y, y)
     np.testing.assert_allclose(ours.predict(X), mlp.predict(X), rtol=1e-8, atol=1e-10)
+
+
+# Seeded fits: an int random_state draws MLP's initial weights and row orders,
+# so a default fit *is* MLP's fit, with shuffling, and with early stopping.
+
+
+def test_int_random_state_gives_randomstate_stream():
+    from sknnlite._base import _make_generator
+
+    ours, legacy = _make_generator(7), np.random.RandomState(7)
+    np.testing.assert_array_equal(
+        ours.uniform(-1, 1, (3, 4)), legacy.uniform(-1, 1, (3, 4))
+    )
+    np.testing.assert_array_equal(ours.permutation(50), legacy.permutation(50))
+    # Never the global stream, and a fresh stream per call.
+    np.testing.assert_array_equal(
+        _make_generator(7).random(3), _make_generator(7).random(3)
+    )
+
+
+def _fit_quietly(*models_and_data):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return [model.fit(X, y) for model, X, y in models_and_data]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("early_stopping", [False, True])
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_seeded_regressor_equals_mlp(dtype, early_stopping, solver):
+    # 330 rows: batches of 200 and 130 (or 97 after the validation split).
+    X, y = make_regression(330, 6, noise=5.0, random_state=3)
+    X = ((X - X.mean(0)) / X.std(0)).astype(dtype)
+    settings = {"max_iter": 25, "random_state": 11, "early_stopping": early_stopping}
+    mlp = TransformedTargetRegressor(
+        MLPRegressor(hidden_layer_sizes=HIDDEN, solver=solver, **settings),
+        transformer=StandardScaler(),
+    )
+    ours = NNRegressor(_network(), optimizer=solver, **settings)
+    mlp, ours = _fit_quietly((mlp, X, y), (ours, X, y))
+    assert ours.n_iter_ == mlp.regressor_.n_iter_
+    tolerance = 1e-5 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(
+        ours.loss_curve_, mlp.regressor_.loss_curve_, rtol=tolerance
+    )
+    np.testing.assert_allclose(
+        ours.predict(X), mlp.predict(X), rtol=tolerance, atol=tolerance * y.std()
+    )
+    if early_stopping:
+        np.testing.assert_allclose(
+            ours.validation_scores_,
+            mlp.regressor_.validation_scores_,
+            rtol=tolerance,
+            atol=tolerance,
+        )
+
+
+@pytest.mark.parametrize(
+    "kind, early_stopping",
+    [("binary", False), ("binary", True), ("multiclass", False), ("multilabel", False)],
+)
+def test_seeded_classifier_equals_mlp(kind, early_stopping):
+    X, y = _classification(kind)
+    settings = {"max_iter": 30, "random_state": 4, "early_stopping": early_stopping}
+    mlp = MLPClassifier(hidden_layer_sizes=HIDDEN, **settings)
+    ours = NNClassifier(_network(), **settings)
+    mlp, ours = _fit_quietly((mlp, X, y), (ours, X, y))
+    assert ours.n_iter_ == mlp.n_iter_
+    np.testing.assert_allclose(ours.loss_curve_, mlp.loss_curve_, rtol=1e-10)
+    np.testing.assert_allclose(
+        ours.predict_proba(X), mlp.predict_proba(X), rtol=1e-9, atol=1e-12
+    )
+
+
+def test_seeded_default_estimators_equal_mlp_defaults():
+    """``NNRegressor()`` and ``MLPRegressor()`` (100 ReLUs, 200 epochs, tol rule)."""
+    X, y = make_regression(240, 4, noise=10.0, random_state=5)
+    X = (X - X.mean(0)) / X.std(0)
+    mlp = TransformedTargetRegressor(
+        MLPRegressor(random_state=2), transformer=StandardScaler()
+    )
+    ours = NNRegressor(random_state=2)
+    mlp, ours = _fit_quietly((mlp, X, y), (ours, X, y))
+    assert ours.n_iter_ == mlp.regressor_.n_iter_ < 200  # stopped by the tol rule
+    np.testing.assert_allclose(ours.predict(X), mlp.predict(X), rtol=1e-9, atol=1e-9)

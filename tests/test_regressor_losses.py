@@ -47,18 +47,23 @@ def test_huber_beats_squared_error_with_outliers_in_y():
     rng = np.random.default_rng(0)
     outliers = rng.choice(300, 10, replace=False)
     y_train[outliers] += rng.choice([-1, 1], 10) * 10 * y.std()
-    scores = {}
-    for loss in ["squared_error", "huber"]:
-        model = NNRegressor(
-            [Dense(32), ReLU(), Dense()],
-            loss=loss,
-            learning_rate=0.01,
-            batch_size=32,
-            random_state=0,
-        ).fit(X_train, y_train)
-        scores[loss] = r2_score(y_test, model.predict(X_test))
-    assert scores["huber"] > 0.7
-    assert scores["huber"] > scores["squared_error"] + 0.3
+    # Three seeds: how far Huber has gone towards fitting the outliers
+    # themselves after ~200 epochs varies with the seed (0.54 to 0.93 here).
+    huber_scores = []
+    for seed in range(3):
+        scores = {}
+        for loss in ["squared_error", "huber"]:
+            model = NNRegressor(
+                [Dense(32), ReLU(), Dense()],
+                loss=loss,
+                learning_rate=0.01,
+                batch_size=32,
+                random_state=seed,
+            ).fit(X_train, y_train)
+            scores[loss] = r2_score(y_test, model.predict(X_test))
+        assert scores["huber"] > scores["squared_error"] + 0.3
+        huber_scores.append(scores["huber"])
+    assert np.mean(huber_scores) > 0.7
 
 
 @pytest.mark.parametrize("loss", ["absolute_error", "huber", Quantile(0.5)])

@@ -1,6 +1,7 @@
 """Never fail silently: divergence, unscaled targets, bad settings, bad data."""
 
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from sklearn.metrics import r2_score
 
 from sknnlite import Dense, NNRegressor, ReLU
 from sknnlite.exceptions import DivergenceWarning
+from sknnlite.training import History, TrainingLoop
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +91,26 @@ def test_no_progress_is_reported(data):
     X, y = data  # a rate so small that no weight moves
     with pytest.warns(ConvergenceWarning, match="did not reduce the loss"):
         _model(learning_rate=1e-300, max_iter=3).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "last, reported",
+    [
+        (0.8874260410760882, True),  # unchanged
+        (0.887426041076088, True),  # the same sum in another row order
+        (0.8874260410760882 * (1 - 1e-8), False),  # a real, if tiny, decrease
+        (0.9, True),  # higher
+    ],
+)
+def test_no_progress_allows_for_rounding(last, reported):
+    # Seen with random_state=0 above: unmoved weights, a last epoch loss one
+    # unit in the last place below the first, and no warning.
+    loop = TrainingLoop.__new__(TrainingLoop)  # only these attributes are read
+    loop.history = History(loss_curve=[0.8874260410760882, last])
+    loop.settings = SimpleNamespace(new_model=True, learning_rate=0.01)
+    loop.warnings = []
+    assert loop._no_progress() is reported
+    assert bool(loop.warnings) is reported
 
 
 @pytest.mark.parametrize("factor", [1e-200, 1e-3, 1.0, 1e3, 1e5, 1e200])

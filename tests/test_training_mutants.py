@@ -287,7 +287,7 @@ def test_an_unstable_end_restores_the_end_of_the_best_epoch_when_lowest(interrup
     # is lower than its start and than the final weights.
     record = RecordsWeights()
     hooks = [record, InterruptAfter(9)] if interrupted else [record]
-    loop = _loop(hooks=hooks, seed=4, learning_rate=3.0, batch_size=15, max_epochs=9)
+    loop = _loop(hooks=hooks, seed=42, learning_rate=3.0, batch_size=15, max_epochs=9)
     outcome = loop.run(*_data())
     ends = record.ends
     best, start, final = (_measured(loop, ends[i]) for i in (6, 5, 8))
