@@ -846,12 +846,13 @@ class TrainingLoop:
 
     def _train_epoch(self):
         """One pass over shuffled batches; the epoch loss, or None if diverged."""
-        n_samples = self.gatherer.y.shape[0]
         order = None
         if self.settings.shuffle:
-            # Each epoch permutes the previous epoch's order, as MLP does, so
-            # a seeded fit visits rows in MLP's order.
-            self._order = order = self._order[self.rng.permutation(n_samples)]
+            # Each epoch permutes the previous epoch's order, as MLP does, so a
+            # seeded fit visits rows in MLP's order. Shuffling in place makes
+            # the swaps MLP's permutation of ``arange`` makes, without a gather.
+            order = self._order
+            self.rng.shuffle(order)
         total = weight = 0.0
         step, plan = self._step_plan()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
