@@ -1,3 +1,3 @@
 """The sknnlite version, in one place."""
 
-__version__ = "0.2.1"
+__version__ = "0.3.0"
