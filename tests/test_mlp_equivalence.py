@@ -5,15 +5,15 @@ Given the same initial weights and the same order of rows, a default
 MLPClassifier's training trajectory to rounding error: same initial-weight law,
 same batches (``gen_batches``, the last one shorter), same loss and output
 activation (identity, logistic for binary and multilabel, softmax for
-multiclass), L2 penalty per batch, Adam's and SGD's updates. Any difference in
-the accuracy benchmark (``benchmarks/bench_accuracy.py``) between the two at
-equal settings is therefore the random streams (initial weights, shuffles), not
-the algorithm. The one intended difference, the gradient of a multi-output
-squared error (sknnlite: of the loss it reports, the mean over outputs; MLP:
-the sum), is pinned too.
+multiclass), L2 penalty per batch, Adam's and SGD's updates. The first tests
+feed MLP's own initial weights (drawn with its private ``_initialize``) through
+sknnlite's initialiser registry, with ``shuffle=False``.
 
-MLP's own initial weights are drawn with its private ``_initialize`` and fed to
-sknnlite through its initialiser registry.
+Since 0.3.0 an int ``random_state`` also gives MLP's random stream, so seeded
+fits are equal outright (the second half): shuffling, early stopping, float32,
+other activations, optimizers and schedules, the defaults. The one intended
+difference, the gradient of a multi-output squared error (sknnlite: of the
+loss it reports, the mean over outputs; MLP: the sum), is pinned too.
 """
 
 import warnings
@@ -32,7 +32,16 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.preprocessing import LabelBinarizer, StandardScaler
 from sklearn.utils import check_random_state
 
-from sknnlite import SGD, Dense, NNClassifier, NNRegressor, ReLU, initializers
+from sknnlite import (
+    SGD,
+    Dense,
+    Identity,
+    NNClassifier,
+    NNRegressor,
+    ReLU,
+    Tanh,
+    initializers,
+)
 
 HIDDEN = (16, 8)
 EPOCHS = 6
@@ -301,3 +310,95 @@ def test_seeded_default_estimators_equal_mlp_defaults():
     mlp, ours = _fit_quietly((mlp, X, y), (ours, X, y))
     assert ours.n_iter_ == mlp.regressor_.n_iter_ < 200  # stopped by the tol rule
     np.testing.assert_allclose(ours.predict(X), mlp.predict(X), rtol=1e-9, atol=1e-9)
+
+
+def _mlp_settings_cases():
+    """(id, sknnlite estimator kwargs, MLPRegressor kwargs, standardise y?)."""
+    relu = [Dense(HIDDEN[0]), ReLU(), Dense()]
+    return [
+        (
+            "tanh",
+            {"layers": [Dense(HIDDEN[0]), Tanh(), Dense()]},
+            {"activation": "tanh"},
+            True,
+        ),
+        (
+            "identity",
+            {"layers": [Dense(HIDDEN[0]), Identity(), Dense()]},
+            {"activation": "identity"},
+            True,
+        ),
+        ("lbfgs", {"layers": relu, "optimizer": "lbfgs"}, {"solver": "lbfgs"}, True),
+        (
+            "sgd-invscaling",
+            {
+                "layers": relu,
+                "optimizer": SGD(schedule="invscaling"),
+                "learning_rate": 0.01,
+            },
+            {
+                "solver": "sgd",
+                "learning_rate": "invscaling",
+                "learning_rate_init": 0.01,
+            },
+            True,
+        ),
+        (
+            "sgd-adaptive",
+            {
+                "layers": relu,
+                "optimizer": SGD(schedule="adaptive"),
+                "learning_rate": 0.01,
+            },
+            {"solver": "sgd", "learning_rate": "adaptive", "learning_rate_init": 0.01},
+            True,
+        ),
+        (
+            "sgd-momentum",
+            {
+                "layers": relu,
+                "optimizer": SGD(momentum=0.5, nesterov=False),
+                "learning_rate": 0.01,
+            },
+            {
+                "solver": "sgd",
+                "momentum": 0.5,
+                "nesterovs_momentum": False,
+                "learning_rate_init": 0.01,
+            },
+            True,
+        ),
+        (
+            "batch-alpha",
+            {"layers": relu, "batch_size": 32, "alpha": 0.1},
+            {"batch_size": 32, "alpha": 0.1},
+            True,
+        ),
+        ("poisson", {"layers": relu, "loss": "poisson"}, {"loss": "poisson"}, False),
+    ]
+
+
+@pytest.mark.parametrize(
+    "ours_kwargs, mlp_kwargs, standardise",
+    [case[1:] for case in _mlp_settings_cases()],
+    ids=[case[0] for case in _mlp_settings_cases()],
+)
+def test_seeded_regressor_equals_mlp_across_settings(
+    ours_kwargs, mlp_kwargs, standardise
+):
+    # Activations, optimizers, schedules, batch size, L2 and the Poisson loss
+    # (whose target sknnlite does not rescale, so both fit the raw counts).
+    X, y = make_regression(300, 5, noise=5.0, random_state=8)
+    X = (X - X.mean(0)) / X.std(0)
+    if not standardise:
+        y = np.random.default_rng(0).poisson(np.exp(0.3 * X[:, 0] + 0.5)).astype(float)
+    mlp = MLPRegressor(
+        hidden_layer_sizes=HIDDEN[:1], max_iter=40, random_state=6, **mlp_kwargs
+    )
+    if standardise:
+        mlp = TransformedTargetRegressor(mlp, transformer=StandardScaler())
+    ours = NNRegressor(max_iter=40, random_state=6, **ours_kwargs)
+    mlp, ours = _fit_quietly((mlp, X, y), (ours, X, y))
+    inner = mlp.regressor_ if standardise else mlp
+    assert ours.n_iter_ == inner.n_iter_
+    np.testing.assert_allclose(ours.predict(X), mlp.predict(X), rtol=1e-8, atol=1e-9)
