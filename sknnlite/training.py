@@ -33,9 +33,9 @@ The rules, each decided here and only here:
   (:meth:`TrainingLoop.measure`), and keeps the lowest.
 * **Unstable end.** When ``fit`` ends (plateau, ``max_iter``, interruption)
   with a last epoch loss more than :data:`UNSTABLE_FACTOR` times the best
-  epoch's, and more than :data:`UNSTABLE_SHARE` of the gain over the
-  untrained model's loss given back, the best weights are restored if they
-  measure lower, with a warning that names the learning rate.
+  epoch's, the best weights are restored if they measure lower; with a
+  warning that names the learning rate when the rise gave back more than
+  :data:`UNSTABLE_SHARE` of the gain over the untrained model's loss.
 * **Interruption.** ``KeyboardInterrupt`` stops training after the current
   step; the unfinished epoch is undone, the rules above choose the weights,
   and the call returns with a warning. With nothing to keep (no finished
@@ -81,11 +81,13 @@ __all__ = [
 #: An epoch loss this many times the reference counts as divergence.
 DIVERGENCE_FACTOR = 1e4
 
-#: A fit that ends with a loss this many times its best epoch's is unstable,
+#: A fit that ends with a loss this many times its best epoch's keeps the
+#: weights that measure lowest;
 UNSTABLE_FACTOR = 3.0
-#: if the rise also gives back more than this share of what training gained
-#: on the untrained model's loss (a fit that reached a loss near 0 wobbles by
-#: large factors at its floor; that is not instability).
+#: it is unstable, and warned about, if the rise also gives back more than this
+#: share of what training gained on the untrained model's loss (a fit that
+#: reached a loss near 0 wobbles by large factors at its floor; that is not
+#: instability).
 UNSTABLE_SHARE = 0.25
 
 #: Whether mini-batch epochs take their steps through a :class:`StepPlan`
@@ -1256,17 +1258,16 @@ class TrainingLoop:
     def _restore_best(self):
         """Apply the best-weights rules at the end of ``fit``.
 
-        Returns ``"restored"`` (early stopping's best epoch), ``"warned"``
-        (an unstable end or no progress, with its warning) or None.
+        Returns ``"restored"`` (early stopping's best epoch, or lower weights
+        after a fit that wobbled at its floor), ``"warned"`` (an unstable end
+        or no progress, with its warning) or None.
         """
         if self._rule.maximize:
             if self._best_end is not None and not self._best_end_is_next:
                 self.network.restore(self._best_end)
                 return "restored"
             return None
-        if self._unstable() or self._no_progress():
-            return "warned"
-        return None
+        return self._unstable() or ("warned" if self._no_progress() else None)
 
     def _gap_to_constant(self, train, restored):
         """``(fitted, constant)`` losses when a constant output fits better, else None.
@@ -1374,14 +1375,21 @@ class TrainingLoop:
         )
 
     def _unstable(self):
-        """Restore the best weights if the fit ended far above them; True if so."""
+        """Keep the lowest weights if the fit ended far above them.
+
+        Returns ``"warned"`` when the rise was material (more than
+        :data:`UNSTABLE_SHARE` of what training gained given back), with a
+        warning; ``"restored"`` when the fit only wobbled at its floor (a loss
+        near 0 rising by a large factor): lower weights are kept without a
+        warning, since nothing needs the user's attention; None otherwise.
+        """
         curve = self.history.loss_curve[self._first_n_iter :]
         if not curve or curve[-1] <= UNSTABLE_FACTOR * self._best_loss:
-            return False
+            return None
+        label, kept, final = self._restore_lowest()
         gained = self.history.initial_loss - self._best_loss
         if curve[-1] - self._best_loss <= UNSTABLE_SHARE * gained:
-            return False
-        label, kept, final = self._restore_lowest()
+            return "restored" if kept < final else None
         outcome = (
             f"{label[0].upper()}{label[1:]} measure lowest on the training data "
             f"(loss {kept:.4g} against {final:.4g} at the end) and were restored."
@@ -1396,7 +1404,7 @@ class TrainingLoop:
             f" (epoch {self._best_epoch}). {outcome} "
             f"{self._likely_causes(unstable=True)}",
         )
-        return True
+        return "warned"
 
     def _no_progress(self):
         """Warn when a new model ends no lower than its first epoch; True if so.
