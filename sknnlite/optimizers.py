@@ -174,7 +174,7 @@ class SGD(Optimizer):
         ``learning_rate / (t + 1) ** power_t`` in each epoch, ``t`` being the
         training samples seen so far; ``"adaptive"`` keeps it while training
         improves and divides it by 5 each time the stopping rule would stop,
-        stopping only once it would fall below 1e-6.
+        stopping when the rule fires with the rate already at most 1e-6.
     power_t : float, default=0.5
         Exponent of ``"invscaling"``.
 
@@ -211,7 +211,9 @@ class SGD(Optimizer):
         return current
 
     def reduce_on_plateau(self, current):
-        if self.schedule == "adaptive" and current / 5 >= 1e-6:
+        # MLP's SGDOptimizer.trigger_stopping: stop once the rate is at most
+        # 1e-6, else divide it by 5 (so the last rate tried is below 1e-6).
+        if self.schedule == "adaptive" and current > 1e-6:
             return current / 5
         return None
 

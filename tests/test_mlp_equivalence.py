@@ -23,6 +23,7 @@ import pytest
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.datasets import (
     load_iris,
+    load_wine,
     make_classification,
     make_multilabel_classification,
     make_regression,
@@ -402,3 +403,25 @@ def test_seeded_regressor_equals_mlp_across_settings(
     inner = mlp.regressor_ if standardise else mlp
     assert ours.n_iter_ == inner.n_iter_
     np.testing.assert_allclose(ours.predict(X), mlp.predict(X), rtol=1e-8, atol=1e-9)
+
+
+@pytest.mark.parametrize("n_iter_no_change", [2, 5])
+def test_adaptive_sgd_stops_at_mlps_epoch(n_iter_no_change):
+    # The schedule runs its course: the rate is divided by 5 down to 6.4e-7
+    # and training stops when the rule fires again (it stopped one patience
+    # window early, 133 epochs against 136, before the fix).
+    X, y = load_wine(return_X_y=True)
+    X = (X - X.mean(0)) / X.std(0)
+    settings = {"tol": 1e-3, "n_iter_no_change": n_iter_no_change, "random_state": 0}
+    mlp = MLPClassifier(
+        hidden_layer_sizes=(16,), solver="sgd", learning_rate="adaptive",
+        learning_rate_init=0.05, momentum=0.0, max_iter=300, **settings,
+    )  # fmt: skip
+    ours = NNClassifier(
+        [Dense(16), ReLU(), Dense()], optimizer=SGD(schedule="adaptive", momentum=0.0),
+        learning_rate=0.05, max_iter=300, **settings,
+    )  # fmt: skip
+    mlp, ours = _fit_quietly((mlp, X, y), (ours, X, y))
+    assert mlp.n_iter_ < 300  # stopped by the schedule
+    assert ours.n_iter_ == mlp.n_iter_
+    np.testing.assert_allclose(ours.loss_curve_, mlp.loss_curve_, rtol=1e-9)

@@ -115,7 +115,10 @@ def test_sgd_schedules_follow_scikit_learn():
     assert inverse.epoch_learning_rate(0.1, 0.1, 99) == pytest.approx(0.01)
     assert adaptive.epoch_learning_rate(0.1, 0.02, 99) == 0.02
     assert adaptive.reduce_on_plateau(0.1) == pytest.approx(0.02)
-    assert adaptive.reduce_on_plateau(4e-6) is None
+    # As MLP's trigger_stopping: divide while the rate is above 1e-6, then stop.
+    assert adaptive.reduce_on_plateau(4e-6) == pytest.approx(8e-7)
+    assert adaptive.reduce_on_plateau(1e-6) is None
+    assert adaptive.reduce_on_plateau(8e-7) is None
     assert constant.reduce_on_plateau(0.1) is None
 
 
@@ -195,7 +198,7 @@ def test_optimizer_errors_say_what_to_do_in_full():
     )
 
 
-def test_sgd_counts_its_steps_and_adaptive_stops_below_1e_6():
+def test_sgd_counts_its_steps_and_adaptive_stops_at_1e_6():
     optimizer = SGD()
     params = np.ones(3)
     optimizer.initialize(params)
@@ -204,7 +207,8 @@ def test_sgd_counts_its_steps_and_adaptive_stops_below_1e_6():
     assert optimizer.n_steps_ == 3
     adaptive = SGD(schedule="adaptive")
     assert adaptive.reduce_on_plateau(5.5e-6) == pytest.approx(1.1e-6)
-    assert adaptive.reduce_on_plateau(4.9e-6) is None
+    assert adaptive.reduce_on_plateau(1.1e-6) == pytest.approx(2.2e-7)
+    assert adaptive.reduce_on_plateau(2.2e-7) is None
 
 
 @pytest.mark.parametrize(
