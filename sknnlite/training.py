@@ -865,8 +865,12 @@ class TrainingLoop:
                 if not math.isfinite(value):
                     return self._diverged(value)
                 step(self.learning_rate)
-                total += value * batch_weight
-                weight += batch_weight
+                # Batches count by their rows, as in MLP: with sample weights
+                # the epoch loss is the row-weighted mean of the batches'
+                # weighted losses (each batch's own weights inside it).
+                rows = batch[1].shape[0]
+                total += value * rows
+                weight += rows
                 self._check_interrupt()
         if weight == 0:
             raise ValueError(
@@ -1276,7 +1280,8 @@ class TrainingLoop:
         loss) triggers an exact measurement when other weights were
         restored, or when it is above the loss of the intercept-only output,
         unless it is within the warning's margin (:data:`CONSTANT_MARGIN`)
-        and still falling (:meth:`_settled_by_last_epoch`).
+        and still falling (:meth:`_settled_by_last_epoch`); always with
+        sample weights.
         """
         if not self.history.loss_curve or self.stop_reason in USER_STOPS:
             return None  # the user chose to stop: no verdict on the model
@@ -1284,7 +1289,9 @@ class TrainingLoop:
         constant = self.loss.intercept_only(targets, weight).astype(targets.dtype)
         outputs = np.broadcast_to(constant, (len(targets), constant.size)).copy()
         null = self.loss.value(targets, outputs, weight)
-        if not restored and self._settled_by_last_epoch(null):
+        # With sample weights the epoch loss averages batches by their rows
+        # (as MLP), not the weighted loss the verdict is about: measure.
+        if not restored and weight is None and self._settled_by_last_epoch(null):
             return None
         if not null > 0:
             return None  # a constant target: any constant fits it exactly

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.datasets import (
+    load_breast_cancer,
     load_iris,
     load_wine,
     make_classification,
@@ -425,3 +426,28 @@ def test_adaptive_sgd_stops_at_mlps_epoch(n_iter_no_change):
     assert mlp.n_iter_ < 300  # stopped by the schedule
     assert ours.n_iter_ == mlp.n_iter_
     np.testing.assert_allclose(ours.loss_curve_, mlp.loss_curve_, rtol=1e-9)
+
+
+def test_seeded_classifier_with_sample_weight_equals_mlp():
+    # Several batches of unequal weight: MLP averages the batches' weighted
+    # losses by their rows, and its tol rule reads that curve (sknnlite's
+    # weight-averaged curve stopped 4 epochs earlier: 180 against 184).
+    X, y = load_breast_cancer(return_X_y=True)
+    X = (X - X.mean(0)) / X.std(0)
+    weight = np.random.default_rng(0).uniform(0.5, 2, len(y))
+    mlp = MLPClassifier(
+        hidden_layer_sizes=(16,), max_iter=300, learning_rate_init=0.01, random_state=0
+    )
+    ours = NNClassifier(
+        [Dense(16), ReLU(), Dense()], max_iter=300, learning_rate=0.01, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mlp.fit(X, y, sample_weight=weight)
+        ours.fit(X, y, sample_weight=weight)
+    assert mlp.n_iter_ < 300  # stopped by the tol rule
+    assert ours.n_iter_ == mlp.n_iter_
+    np.testing.assert_allclose(ours.loss_curve_, mlp.loss_curve_, rtol=1e-9)
+    np.testing.assert_allclose(
+        ours.predict_proba(X), mlp.predict_proba(X), rtol=1e-7, atol=1e-9
+    )

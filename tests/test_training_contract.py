@@ -355,9 +355,11 @@ def _squared_error_on_scaled_target(model, X, y, sample_weight):
 def test_recorded_loss_is_data_loss_plus_penalty_over_batch_weight(
     friedman, alpha, weighted, batch_size
 ):
-    # Per batch b, the penalty is 0.5 * alpha * |W|^2 / weight(b) (as MLP
-    # divides by the batch size); the epoch loss is the weight-averaged batch
-    # loss, so the penalty adds 0.5 * alpha * n_batches * |W|^2 / total weight.
+    # Per batch b, the loss is the b's weighted data loss plus the penalty
+    # 0.5 * alpha * |W|^2 / weight(b) (as MLP divides by the batch size or its
+    # weight sum); the epoch loss averages the batches by their rows, as MLP's
+    # accumulated_loss does. Unweighted, that is the data loss over all rows
+    # plus 0.5 * alpha * n_batches * |W|^2 / n_rows.
     X, y = friedman
     weights = np.random.default_rng(1).uniform(0.5, 2.0, len(y)) if weighted else None
     model = _frozen(
@@ -365,12 +367,20 @@ def test_recorded_loss_is_data_loss_plus_penalty_over_batch_weight(
         batch_size=batch_size,
     )  # fmt: skip
     _quiet_fit(model, X, y, sample_weight=weights)
-    total = len(y) if weights is None else weights.sum()
-    n_batches = -(-len(y) // batch_size)
     squared_norm = sum(float(np.sum(W**2)) for W in model.coefs_)
-    penalty = 0.5 * alpha * n_batches * squared_norm / total
-    data_loss = _squared_error_on_scaled_target(model, X, y, weights)
-    assert model.loss_curve_[0] == pytest.approx(data_loss + penalty, rel=1e-10)
+    w = np.ones(len(y)) if weights is None else weights
+    expected = 0.0
+    for start in range(0, len(y), batch_size):  # shuffle=False: rows in order
+        rows = slice(start, start + batch_size)
+        data_loss = _squared_error_on_scaled_target(model, X[rows], y[rows], w[rows])
+        penalty = 0.5 * alpha * squared_norm / w[rows].sum()
+        expected += (data_loss + penalty) * len(y[rows])
+    assert model.loss_curve_[0] == pytest.approx(expected / len(y), rel=1e-10)
+    if not weighted:
+        n_batches = -(-len(y) // batch_size)
+        whole = _squared_error_on_scaled_target(model, X, y, None)
+        penalty = 0.5 * alpha * n_batches * squared_norm / len(y)
+        assert model.loss_curve_[0] == pytest.approx(whole + penalty, rel=1e-10)
 
 
 def _recorded_loss(model, X, y, sample_weight):
