@@ -528,6 +528,8 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
             best_loss=self.best_loss_,
             best_validation_score=self.best_validation_score_,
             initial_loss=self._initial_loss,
+            # Models saved before 0.3.0 have no such attribute.
+            warned_unscaled=getattr(self, "_warned_unscaled", False),
         )
 
     def _commit(self, history):
@@ -541,6 +543,7 @@ class BaseNN(CallbackSupportMixin, BaseEstimator):
         self.best_loss_ = history.best_loss
         self.best_validation_score_ = history.best_validation_score
         self._initial_loss = history.initial_loss
+        self._warned_unscaled = history.warned_unscaled
 
     def _epoch_attributes(self, loop):
         """Fitted attributes as they are at the end of the loop's current epoch."""

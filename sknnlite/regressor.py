@@ -70,8 +70,9 @@ class NNRegressor(RegressorMixin, BaseNN):
         ReLU, Tanh or Identity activations and default initialisation starts
         from the weights ``MLP*(random_state=...)`` draws and visits the rows
         in the same order, so with equal settings the two fit the same model
-        (the early-stopping split of a multiclass target differs: sknnlite
-        stratifies it, MLP does not).
+        up to rounding (the exceptions, such as a multiclass early-stopping
+        split, which sknnlite stratifies and MLP does not, are listed in the
+        README's "From MLPRegressor to sknnlite").
     warm_start : bool, default=False
         Continue from the previous fit's weights and optimizer state.
     early_stopping : bool, default=False

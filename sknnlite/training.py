@@ -103,6 +103,11 @@ USER_STOPS = ("callback", "interrupted")
 #: the best constant output learned less than nothing.
 CONSTANT_MARGIN = 1.01
 
+#: ``partial_fit`` on features that do not look scaled warns when a call's loss
+#: is above this many times a constant output's (untrained networks on scaled
+#: features start up to ~3 times above it in scikit-learn's estimator checks).
+UNSCALED_STREAM_FACTOR = 10.0
+
 #: A last epoch's loss within this share of the first epoch's counts as no
 #: progress (a sum of the same losses in another order differs by rounding).
 NO_PROGRESS_RTOL = 1e-9
@@ -197,6 +202,8 @@ class History:
     best_loss: float = None
     best_validation_score: float = None
     initial_loss: float = None
+    #: Whether ``partial_fit`` has warned that its data look unscaled.
+    warned_unscaled: bool = False
 
     def lengths(self):
         """The lengths of the lists (None for absent ones), for :meth:`truncate`."""
@@ -224,6 +231,7 @@ class History:
             self.best_loss,
             self.best_validation_score,
             self.initial_loss,
+            self.warned_unscaled,
         )
 
     def record(self, loss, n_samples, validation):
@@ -1229,7 +1237,10 @@ class TrainingLoop:
     # ------------------------------------------------------------- the end
     def _settle(self, train):
         """Choose the weights to keep when ``fit`` ends, and warn if needed."""
-        if self.settings.incremental or self.stop_reason == "diverged":
+        if self.stop_reason == "diverged":
+            return
+        if self.settings.incremental:
+            self._warn_unscaled_stream(train)
             return
         judged = self._restore_best()
         self._check_inference(train)
@@ -1285,10 +1296,8 @@ class TrainingLoop:
         """
         if not self.history.loss_curve or self.stop_reason in USER_STOPS:
             return None  # the user chose to stop: no verdict on the model
-        _, targets, weight = train
-        constant = self.loss.intercept_only(targets, weight).astype(targets.dtype)
-        outputs = np.broadcast_to(constant, (len(targets), constant.size)).copy()
-        null = self.loss.value(targets, outputs, weight)
+        weight = train[2]
+        null = self._constant_loss(train)
         # With sample weights the epoch loss averages batches by their rows
         # (as MLP), not the weighted loss the verdict is about: measure.
         if not restored and weight is None and self._settled_by_last_epoch(null):
@@ -1297,6 +1306,44 @@ class TrainingLoop:
             return None  # a constant target: any constant fits it exactly
         fitted = self.measure(penalty=False)
         return (fitted, null) if fitted > CONSTANT_MARGIN * null else None
+
+    def _constant_loss(self, train):
+        """The loss of the best constant output (intercept only) on ``train``."""
+        _, targets, weight = train
+        constant = self.loss.intercept_only(targets, weight).astype(targets.dtype)
+        outputs = np.broadcast_to(constant, (len(targets), constant.size)).copy()
+        return self.loss.value(targets, outputs, weight)
+
+    def _warn_unscaled_stream(self, train):
+        """Warn once per model when ``partial_fit`` data look unscaled and hurt.
+
+        A ``partial_fit`` call has no end-of-fit verdict (each call pays for
+        its checks), so a stream of unscaled features could train a model
+        worse than a constant without a word. When the features do not look
+        scaled, the call's loss (its batches', before their updates) is
+        compared with a constant output's on the same rows, which costs one
+        pass over the targets; a first warning is enough. The bar is
+        :data:`UNSCALED_STREAM_FACTOR` times the constant's loss: an untrained
+        network on scaled features starts up to ~3 times above it.
+        """
+        history = self.history
+        if history.warned_unscaled or self._data_magnitude <= UNSCALED_INPUT:
+            return
+        if not history.loss_curve or self.stop_reason in USER_STOPS:
+            return
+        null, last = self._constant_loss(train), history.loss_curve[-1]
+        if not null > 0 or last <= UNSCALED_STREAM_FACTOR * null:
+            return
+        history.warned_unscaled = True
+        self._warn(
+            ConvergenceWarning,
+            f"partial_fit: the model fits this call's data worse than a constant "
+            f"output would (loss {last:.4g}; the best constant gives {null:.4g}), "
+            "and the features do not look scaled (the largest absolute value in "
+            f"X is {self._data_magnitude:.3g}). Scale them, e.g. with a "
+            "StandardScaler fitted on a first chunk (StandardScaler.partial_fit "
+            "learns from a stream too). This is said once per model.",
+        )
 
     def _settled_by_last_epoch(self, null):
         """Whether the last epoch's loss shows the model no worse than a constant.
@@ -1369,7 +1416,8 @@ class TrainingLoop:
             "or raise tol."
         )
         if gap is not None:
-            text += f" {self._still_worse(*gap)}"
+            # Worse than a constant: more epochs are not the likeliest cure.
+            text += f" {self._still_worse(*gap)} {self._likely_causes()}"
         return text
 
     @staticmethod

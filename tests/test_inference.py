@@ -1,6 +1,7 @@
 """Pure inference: thread safety, training undisturbed by predict, no memory kept."""
 
 import threading
+import time
 import tracemalloc
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -162,7 +163,12 @@ def train_with_partial_fit(X, y, serve_threads):
     for thread in threads:
         thread.start()
     try:
-        for _ in range(10):
+        for call in range(10):
+            # Let the servers get a prediction in before each call, however
+            # loaded the machine: at least 10 predictions interleave.
+            deadline = time.monotonic() + 30
+            while serve_threads and len(served) <= call and time.monotonic() < deadline:
+                time.sleep(0.001)
             model.partial_fit(X, y)
     finally:
         stop.set()

@@ -1,5 +1,6 @@
 """Never fail silently: divergence, unscaled targets, bad settings, bad data."""
 
+import pickle
 import warnings
 from types import SimpleNamespace
 
@@ -197,3 +198,45 @@ def test_early_stopping_with_too_few_samples_is_refused():
 def test_common_layer_mistakes_get_a_fix(layers, message):
     with pytest.raises(TypeError, match=message):
         NNRegressor(layers=layers).fit(np.ones((4, 2)), np.ones(4))
+
+
+def test_max_iter_worse_than_a_constant_names_unscaled_features(data):
+    # It said "Increase max_iter, or raise tol" and that the predictions are
+    # not meaningful, but not why: features up to 1e4.
+    X, y = data
+    with pytest.warns(ConvergenceWarning) as record:
+        _model(max_iter=30, learning_rate=0.001).fit(X * 1e4, y)
+    (message,) = [str(w.message) for w in record]
+    assert "max_iter=30" in message and "worse than a constant" in message
+    assert "The features do not look scaled" in message
+
+
+@pytest.mark.parametrize("factor", [1e4, 30.0])
+def test_partial_fit_on_unscaled_features_warns_once(data, factor):
+    # partial_fit has no end-of-fit verdict: ten calls on X * 1e4 trained a
+    # model with R^2 -186598 without a word.
+    X, y = data
+    model = NNRegressor(random_state=0)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        for _ in range(5):
+            model.partial_fit(X * factor, y)
+    messages = [str(w.message) for w in record]
+    assert len(messages) == 1, messages
+    assert issubclass(record[0].category, ConvergenceWarning)
+    assert "partial_fit" in messages[0] and "do not look scaled" in messages[0]
+    assert model.score(X * factor, y) < 0  # the warning was deserved
+    # Once per model, also across pickling.
+    model = pickle.loads(pickle.dumps(model))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.partial_fit(X * factor, y)
+
+
+def test_partial_fit_on_scaled_features_does_not_warn(data):
+    X, y = data
+    model = NNRegressor(random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(5):
+            model.partial_fit(X, y)
