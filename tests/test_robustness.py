@@ -6,13 +6,15 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from sklearn.datasets import make_friedman1
+from scipy import sparse
+from sklearn.datasets import load_breast_cancer, make_friedman1
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
+from sklearn.preprocessing import StandardScaler
 
-from sknnlite import Dense, NNRegressor, ReLU
+from sknnlite import Dense, NNClassifier, NNRegressor, ReLU
 from sknnlite.exceptions import DivergenceWarning
-from sknnlite.training import History, TrainingLoop
+from sknnlite.training import History, TrainingLoop, _largest_feature_rms
 
 
 @pytest.fixture(scope="module")
@@ -240,3 +242,25 @@ def test_partial_fit_on_scaled_features_does_not_warn(data):
         warnings.simplefilter("error")
         for _ in range(5):
             model.partial_fit(X, y)
+
+
+def test_standardised_features_with_heavy_tails_are_not_called_unscaled():
+    # Standardised breast_cancer reaches 12.1; the warning for learning_rate=5
+    # said "The features do not look scaled (the largest absolute value in X
+    # is 12.1)" first. A feature's root mean square decides now (1 here).
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    assert np.abs(X).max() > 10
+    with pytest.warns(ConvergenceWarning) as record:
+        NNClassifier(random_state=0, learning_rate=5, max_iter=50).fit(X, y)
+    messages = " ".join(str(w.message) for w in record)
+    assert "learning rate may be too large" in messages
+    assert "do not look scaled" not in messages
+
+
+def test_largest_feature_rms_dense_sparse_and_overflowing():
+    X = np.array([[3.0, 0.0], [-4.0, 1.0], [0.0, -1.0], [0.0, 0.0]])
+    assert _largest_feature_rms(X) == pytest.approx(2.5)  # sqrt(25 / 4)
+    assert _largest_feature_rms(sparse.csr_matrix(X)) == pytest.approx(2.5)
+    assert _largest_feature_rms(np.array([[1e200], [1.0]])) == np.inf
+    assert _largest_feature_rms(np.zeros((0, 3))) == 0.0

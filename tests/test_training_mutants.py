@@ -312,10 +312,12 @@ def test_divergence_mid_epoch_restores_a_finished_epoch_not_the_partial_one():
 # ----------------------------------------------------------------- messages
 # The warnings and errors are the loop's report to the user: the tests below
 # pin their wording, and the boundary at which X counts as unscaled (a
-# largest absolute value above UNSCALED_INPUT = 10).
+# feature whose root mean square is above UNSCALED_INPUT = 10).
 def _data_of_magnitude(magnitude):
     X, y = _data()
-    X[0, 0] = magnitude  # the largest absolute value: the others are below 4
+    # Column 0 at +-magnitude: its root mean square and the largest absolute
+    # value are both `magnitude` (the other columns' are about 1 and below 4).
+    X[:, 0] = magnitude * np.where(X[:, 0] < 0, -1.0, 1.0)
     return X, y
 
 
@@ -342,13 +344,13 @@ def test_the_divergence_warning_names_the_kept_weights_and_the_causes(
                  max_epochs=10)  # fmt: skip
     outcome = loop.run(*_data_of_magnitude(magnitude))
     [(category, message)] = outcome.warnings
-    kept = _measured(loop, record.ends[-1])
+    kept = _measured(loop, record.ends[1])  # epoch 2 measures lowest
     reference = outcome.history.initial_loss
     assert category is DivergenceWarning
     head = "Training diverged in epoch 4: the loss reached (inf|nan)"
     tail = (
         f" (the reference, at the start of training, was {reference:.3g}). Training "
-        "stopped; the weights at the end of the last finished epoch had the lowest "
+        "stopped; the weights at the end of epoch 2 had the lowest "
         f"training loss ({kept:.4g}) and were restored, and the optimizer state was "
         f"reset. {causes}"
     )
