@@ -58,6 +58,12 @@ class Loss(Configurable):
         dominates R² (or D²), whose changes then fall below ``tol``, so
         training stopped after ``n_iter_no_change`` epochs whatever it
         learned. False by default.
+    prediction_noun : str
+        What the fitted network's outputs are, for messages:
+        ``"predictions"``; ``"predicted probabilities"`` for the
+        cross-entropies, whose verdict "worse than a constant" is about
+        the probabilities (an overconfident classifier can have a huge log
+        loss and a good accuracy).
 
     Examples
     --------
@@ -86,6 +92,7 @@ class Loss(Configurable):
     """
 
     robust = False
+    prediction_noun = "predictions"
 
     def target_scaling(self, y, sample_weight=None):
         """Center and scale of the targets that ``NNRegressor`` trains on.
@@ -804,6 +811,8 @@ class SoftmaxCrossEntropy(Loss):
     (0.2395, array([[-0.213 ,  0.1065,  0.1065]]))
     """
 
+    prediction_noun = "predicted probabilities"
+
     def intercept_only(self, y, sample_weight=None):
         share = np.average(y, axis=0, weights=sample_weight)
         return np.log(np.clip(share, 1e-12, None))
@@ -844,6 +853,8 @@ class SigmoidCrossEntropy(Loss):
     >>> round(SigmoidCrossEntropy().value(y, logits), 4)  # 2 * log(2)
     1.3863
     """
+
+    prediction_noun = "predicted probabilities"
 
     def intercept_only(self, y, sample_weight=None):
         share = np.clip(np.average(y, axis=0, weights=sample_weight), 1e-12, 1 - 1e-12)

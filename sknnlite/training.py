@@ -1370,7 +1370,7 @@ class TrainingLoop:
         return (
             f"The fitted network fits its training data worse than a constant "
             f"output would (training loss {fitted:.4g}; the best constant gives "
-            f"{null:.4g}), so its predictions are not meaningful. "
+            f"{null:.4g}), so its {self.loss.prediction_noun} are not meaningful. "
             f"{self._likely_causes()}"
         )
 
@@ -1422,13 +1422,12 @@ class TrainingLoop:
             text += f" {self._still_worse(*gap)} {self._likely_causes()}"
         return text
 
-    @staticmethod
-    def _still_worse(fitted, null):
+    def _still_worse(self, fitted, null):
         """The sentence added to a warning when a constant would fit better."""
         return (
             f"The kept network fits its training data worse than a constant "
             f"output would (training loss {fitted:.4g}; the best constant gives "
-            f"{null:.4g}), so its predictions are not meaningful."
+            f"{null:.4g}), so its {self.loss.prediction_noun} are not meaningful."
         )
 
     def _unstable(self):

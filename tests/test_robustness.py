@@ -256,6 +256,9 @@ def test_standardised_features_with_heavy_tails_are_not_called_unscaled():
     messages = " ".join(str(w.message) for w in record)
     assert "learning rate may be too large" in messages
     assert "do not look scaled" not in messages
+    # Accuracy 0.99 with logits near 1e6: the log loss (24 against a constant's
+    # 0.66) condemns the probabilities, not the labels.
+    assert "so its predicted probabilities are not meaningful" in messages
 
 
 def test_largest_feature_rms_dense_sparse_and_overflowing():
