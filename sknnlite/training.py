@@ -702,8 +702,7 @@ class TrainingLoop:
 
     def _train(self, X, targets, sample_weight, stratify):
         """Split, run the epochs, then settle on the weights to keep."""
-        self._data_magnitude = _magnitude(X)
-        self._unscaled = _largest_feature_rms(X) > UNSCALED_INPUT
+        self._inputs, self._input_stats = X, None  # read by messages, if any
         train, validation = self._split(X, targets, sample_weight, stratify)
         self._prepare(train, validation)
         for hook in self.hooks:
@@ -1309,6 +1308,28 @@ class TrainingLoop:
         fitted = self.measure(penalty=False)
         return (fitted, null) if fitted > CONSTANT_MARGIN * null else None
 
+    @property
+    def _data_magnitude(self):
+        """The largest absolute value in this call's ``X`` (for messages)."""
+        return self._input_scale()[0]
+
+    @property
+    def _unscaled(self):
+        """Whether this call's features do not look standardised."""
+        return self._input_scale()[1]
+
+    def _input_scale(self):
+        """Both of the above, computed once per call when first needed.
+
+        A pass over ``X`` each: only messages and checks that already found
+        something wrong need them, so a healthy call never pays for them.
+        """
+        if self._input_stats is None:
+            X = self._inputs
+            scaled = _largest_feature_rms(X) <= UNSCALED_INPUT
+            self._input_stats = (_magnitude(X), not scaled)
+        return self._input_stats
+
     def _constant_loss(self, train):
         """The loss of the best constant output (intercept only) on ``train``."""
         _, targets, weight = train
@@ -1324,17 +1345,20 @@ class TrainingLoop:
         worse than a constant without a word. When the features do not look
         scaled, the call's loss (its batches', before their updates) is
         compared with a constant output's on the same rows, which costs one
-        pass over the targets; a first warning is enough. The bar is
+        pass over the targets (and, only when the call did that badly, one
+        over ``X``); a first warning is enough. The bar is
         :data:`UNSCALED_STREAM_FACTOR` times the constant's loss: an untrained
         network on scaled features starts up to ~3 times above it.
         """
         history = self.history
-        if history.warned_unscaled or not self._unscaled:
+        if history.warned_unscaled or not history.loss_curve:
             return
-        if not history.loss_curve or self.stop_reason in USER_STOPS:
-            return
+        if self.stop_reason in USER_STOPS or train[1].shape[0] < 2:
+            return  # a constant fits one row exactly: nothing to compare
         null, last = self._constant_loss(train), history.loss_curve[-1]
         if not null > 0 or last <= UNSCALED_STREAM_FACTOR * null:
+            return
+        if not self._unscaled:  # the pass over X, only for a call gone wrong
             return
         history.warned_unscaled = True
         self._warn(
