@@ -16,7 +16,6 @@ absolute and Huber losses, none for Poisson), which targets are valid
 (:meth:`Loss.inverse_link`).
 """
 
-import warnings
 from numbers import Real
 
 import numpy as np
@@ -118,15 +117,12 @@ class Loss(Configurable):
         scale : ndarray of shape (n_outputs,)
             Positive and finite.
         """
-        if not getattr(self, "standardize_target", True):
-            warnings.warn(
-                "Loss.standardize_target is deprecated since sknnlite 0.2 and "
-                "will be ignored from 0.3; override target_scaling to return "
-                "sknnlite.losses.no_scaling(y) instead.",
-                FutureWarning,
-                stacklevel=2,
+        if getattr(self, "standardize_target", True) is False:
+            raise TypeError(
+                f"{type(self).__name__}.standardize_target = False was removed in "
+                "sknnlite 0.3 (deprecated since 0.2); override target_scaling to "
+                "return sknnlite.losses.no_scaling(y) instead."
             )
-            return no_scaling(y)
         return mean_std(y, sample_weight)
 
     def n_outputs(self, n_targets):
@@ -248,10 +244,14 @@ def median_iqr(y, sample_weight=None):
     A robust center and scale: unlike the mean and standard deviation, a few
     outliers hardly move them. Dividing the interquartile range by 1.349
     makes it the standard deviation for normally distributed ``y`` (as in
-    ``RobustScaler(unit_variance=True)``). Where more than half the values
-    are equal the range is 0; the scale is then the mean absolute deviation
-    from the median times ``sqrt(pi / 2)`` (also the standard deviation for
-    normal data), and 1 for a constant column.
+    ``RobustScaler(unit_variance=True)``). Where the quartiles are equal
+    (a zero-inflated target: three quarters of the values are the same) the
+    range is 0; the scale is then the median absolute deviation from the
+    median of the values that differ from it, times 1.4826 (which makes a
+    median absolute deviation the standard deviation for normal data;
+    Rousseeuw & Croux, JASA 88, 1993), so it is the spread of the values
+    that vary and, like the range, a few outliers hardly move it. A
+    constant column gets 1.
 
     Parameters
     ----------
@@ -279,12 +279,32 @@ def median_iqr(y, sample_weight=None):
     y = np.asarray(y, dtype=np.float64)
     q1, median, q3 = _weighted_quantiles(y, [0.25, 0.5, 0.75], sample_weight)
     scale = (q3 - q1) / NORMAL_IQR
-    flat = ~(scale > 0)
-    if np.any(flat):
-        deviation = np.average(np.abs(y - median), axis=0, weights=sample_weight)
-        scale[flat] = deviation[flat] * np.sqrt(np.pi / 2)
-        scale[~(scale > 0)] = 1.0  # constant column
+    for column in np.flatnonzero(~(scale > 0)):
+        scale[column] = _spread_of_the_varying(
+            y[:, column], median[column], sample_weight
+        )
     return median, scale
+
+
+#: ``1 / scipy.stats.norm.ppf(0.75)``: a median absolute deviation times this
+#: is the standard deviation for normally distributed data.
+NORMAL_MAD = 1.482602218505602
+
+
+def _spread_of_the_varying(column, median, sample_weight):
+    """Median absolute deviation of the values that differ from the median.
+
+    Times :data:`NORMAL_MAD`; 1 when no value (of positive weight) differs.
+    """
+    deviation = np.abs(column - median)
+    varying = deviation > 0
+    if sample_weight is not None:
+        varying &= sample_weight > 0
+    if not np.any(varying):
+        return 1.0  # constant column
+    weight = None if sample_weight is None else sample_weight[varying]
+    (typical,) = _weighted_quantiles(deviation[varying, None], [0.5], weight)[0]
+    return NORMAL_MAD * typical
 
 
 def _weighted_quantiles(y, quantiles, sample_weight):

@@ -4,7 +4,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.base import RegressorMixin, clone
 from sklearn.metrics import d2_pinball_score, r2_score
-from sklearn.utils import assert_all_finite, deprecated
+from sklearn.utils import assert_all_finite
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -405,15 +405,6 @@ class NNRegressor(RegressorMixin, BaseNN):
                 targets, prediction, self.loss_function_, sample_weight
             )
         return r2_score(targets, prediction, sample_weight=sample_weight)
-
-    @deprecated(
-        "target_mean_ was renamed target_center_ in sknnlite 0.2 (it holds a "
-        "median for robust losses) and will be removed in 0.3."
-    )
-    @property
-    def target_mean_(self):
-        """Deprecated alias of ``target_center_``."""
-        return self.target_center_
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

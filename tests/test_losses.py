@@ -2,12 +2,15 @@
 
 import numpy as np
 import pytest
+import scipy.stats
 from sklearn.metrics import mean_gamma_deviance, mean_poisson_deviance
 
 from sknnlite import (
     AbsoluteError,
+    Dense,
     Gamma,
     Huber,
+    NNRegressor,
     Poisson,
     SigmoidCrossEntropy,
     SoftmaxCrossEntropy,
@@ -15,6 +18,7 @@ from sknnlite import (
 )
 from sknnlite.losses import (
     LOSSES,
+    NORMAL_MAD,
     _weighted_quantiles,
     _weighted_quantiles_numpy1,
     get_loss,
@@ -144,25 +148,53 @@ def test_weighted_quantiles_agree_with_scikit_learns_for_numpy_1():
     )
 
 
-def test_median_iqr_falls_back_when_most_values_are_equal():
-    # Zero-inflated column (IQR 0), and a constant one.
-    y = np.c_[np.r_[np.zeros(80), np.full(20, 10.0)], np.full(100, 7.0)]
+def test_median_iqr_falls_back_to_the_spread_of_the_varying_values():
+    # Zero-inflated column (the quartiles are equal), and a constant one:
+    # the scale is the median absolute deviation of the values that differ
+    # from the median (here 10 and 20) times 1.4826.
+    y = np.c_[
+        np.r_[np.zeros(80), np.full(10, 10.0), np.full(10, 20.0)], np.full(100, 7.0)
+    ]
     center, scale = median_iqr(y)
     np.testing.assert_array_equal(center, [0.0, 7.0])
-    mean_absolute_deviation = 2.0
-    np.testing.assert_allclose(
-        scale, [mean_absolute_deviation * np.sqrt(np.pi / 2), 1.0]
-    )
+    np.testing.assert_allclose(scale, [NORMAL_MAD * 10.0, 1.0])
+    assert NORMAL_MAD == pytest.approx(1 / scipy.stats.norm.ppf(0.75), rel=1e-15)
 
 
-def test_a_loss_with_the_old_standardize_target_switch_still_works_but_warns():
+def test_median_iqr_fallback_is_robust_to_an_outlier():
+    # The fallback was the mean absolute deviation: one 1e6 among 100 rows
+    # made it 1.25e4 instead of ~15.
+    y = np.r_[np.zeros(80), np.arange(1.0, 21.0)][:, None]
+    _, clean = median_iqr(y)
+    y[0] = 1e6
+    _, with_outlier = median_iqr(y)
+    assert with_outlier[0] == pytest.approx(clean[0], rel=0.15)
+
+
+def test_median_iqr_fallback_ignores_rows_of_zero_weight():
+    y = np.r_[np.zeros(80), np.arange(1.0, 21.0)][:, None]
+    weight = np.r_[np.ones(80), np.zeros(20)]
+    np.testing.assert_array_equal(median_iqr(y, weight), ([0.0], [1.0]))
+    weight[-1] = 2.0  # one varying value of positive weight: its deviation
+    np.testing.assert_allclose(median_iqr(y, weight)[1], [NORMAL_MAD * 20.0])
+
+
+def test_the_old_standardize_target_switch_is_refused_with_the_fix():
+    # Deprecated in 0.2 ("will be ignored from 0.3"): ignoring it silently
+    # would train on a scaled target the user asked not to scale.
     class RawTarget(SquaredError):
         standardize_target = False
 
-    with pytest.warns(FutureWarning, match="override target_scaling"):
-        center, scale = RawTarget().target_scaling(Y)
-    np.testing.assert_array_equal(center, np.zeros(3))
-    np.testing.assert_array_equal(scale, np.ones(3))
+    with pytest.raises(TypeError, match=r"RawTarget.standardize_target = False was"):
+        RawTarget().target_scaling(Y)
+    X = np.arange(6.0).reshape(3, 2)
+    with pytest.raises(TypeError, match=r"return sknnlite.losses.no_scaling\(y\)"):
+        NNRegressor([Dense(2), Dense()], loss=RawTarget(), max_iter=1).fit(X, Y[:3])
+
+    class Explicit(SquaredError):
+        standardize_target = True  # the old default: nothing changes
+
+    np.testing.assert_array_equal(Explicit().target_scaling(Y), mean_std(Y))
 
 
 def test_gamma_value_is_half_the_mean_gamma_deviance():

@@ -83,6 +83,26 @@ def test_one_huge_outlier_does_not_spoil_a_robust_loss(loss):
 
 
 @pytest.mark.parametrize("loss", ["absolute_error", "huber", Quantile(0.5)])
+def test_one_huge_outlier_does_not_spoil_a_robust_loss_on_a_zero_inflated_target(
+    loss,
+):
+    # 80 % of the targets are 0, so the quartiles are equal and the scale
+    # came from a fallback, the mean absolute deviation, which one 1e6 set
+    # to ~1260 (the nonzero targets, ~15, became ~0.01 in training units):
+    # R² on the inliers -1.3 (absolute_error), -21 (huber), -1.5 (median);
+    # 0.79-0.80 without the outlier, as now with it.
+    X, y = make_friedman1(n_samples=1000, random_state=0)
+    y = np.where(X[:, 0] > 0.8, y, 0.0)
+    y_outlier = y.copy()
+    y_outlier[1] = 1e6  # a zero row
+    assert y[1] == 0
+    model = NNRegressor(loss=loss, max_iter=200, random_state=0).fit(X, y_outlier)
+    inliers = np.arange(1000) != 1
+    assert r2_score(y[inliers], model.predict(X[inliers])) >= 0.7
+    assert 10 < model.target_scale_[0] < 40  # the nonzero targets' spread
+
+
+@pytest.mark.parametrize("loss", ["absolute_error", "huber", Quantile(0.5)])
 def test_early_stopping_of_a_robust_loss_survives_outliers_in_the_held_out_rows(loss):
     # With R² as the validation score, one outlier (1e6) among the held-out
     # rows made every score -0.0204: no change above tol, so training
@@ -150,11 +170,12 @@ def test_invalid_target_scaling_of_a_user_loss_is_refused(scaling):
         NNRegressor([Dense(2), ReLU(), Dense()], loss=Broken(), max_iter=1).fit(X, y)
 
 
-def test_target_mean_is_a_deprecated_alias_of_target_center():
+def test_target_mean_was_removed_in_0_3():
+    # Deprecated in 0.2 ("will be removed in 0.3").
     X, y = make_regression(n_samples=30, n_features=3, random_state=0)
     model = NNRegressor([Dense(2), ReLU(), Dense()], max_iter=1).fit(X, y)
-    with pytest.warns(FutureWarning, match="renamed target_center_"):
-        np.testing.assert_array_equal(model.target_mean_, model.target_center_)
+    assert hasattr(model, "target_center_")
+    assert not hasattr(model, "target_mean_")
     assert not hasattr(NNRegressor(), "target_center_")
 
 
