@@ -237,6 +237,16 @@ def mean_std(y, sample_weight=None):
 #: (``2 * scipy.stats.norm.ppf(0.75)``).
 NORMAL_IQR = 1.3489795003921634
 
+#: Fewer rows (of positive weight) than this, and an empirical quartile is
+#: the smallest or largest value (4 rows: the first quartile is the
+#: smallest), which one outlier sets; :func:`median_iqr` then uses its
+#: fallback, whose median of the deviations ignores one outlier among 3 or 4.
+IQR_MIN_ROWS = 5
+
+#: ``1 / scipy.stats.norm.ppf(0.75)``: a median absolute deviation times this
+#: is the standard deviation for normally distributed data.
+NORMAL_MAD = 1.482602218505602
+
 
 def median_iqr(y, sample_weight=None):
     """Per-column weighted median and interquartile range / 1.349.
@@ -250,8 +260,10 @@ def median_iqr(y, sample_weight=None):
     median of the values that differ from it, times 1.4826 (which makes a
     median absolute deviation the standard deviation for normal data;
     Rousseeuw & Croux, JASA 88, 1993), so it is the spread of the values
-    that vary and, like the range, a few outliers hardly move it. A
-    constant column gets 1.
+    that vary and, like the range, a few outliers hardly move it. With
+    fewer than 5 rows (:data:`IQR_MIN_ROWS`; a ``partial_fit`` stream's first
+    call can be that small) the quartiles are extreme values, so the
+    fallback is used for every column. A constant column gets 1.
 
     Parameters
     ----------
@@ -279,16 +291,14 @@ def median_iqr(y, sample_weight=None):
     y = np.asarray(y, dtype=np.float64)
     q1, median, q3 = _weighted_quantiles(y, [0.25, 0.5, 0.75], sample_weight)
     scale = (q3 - q1) / NORMAL_IQR
+    rows = len(y) if sample_weight is None else np.count_nonzero(sample_weight)
+    if rows < IQR_MIN_ROWS:
+        scale[:] = 0.0  # the quartiles are extreme values: use the fallback
     for column in np.flatnonzero(~(scale > 0)):
         scale[column] = _spread_of_the_varying(
             y[:, column], median[column], sample_weight
         )
     return median, scale
-
-
-#: ``1 / scipy.stats.norm.ppf(0.75)``: a median absolute deviation times this
-#: is the standard deviation for normally distributed data.
-NORMAL_MAD = 1.482602218505602
 
 
 def _spread_of_the_varying(column, median, sample_weight):

@@ -354,3 +354,15 @@ def test_loss_errors_say_what_to_do_in_full():
 
 def test_huber_default_delta_is_one():
     assert Huber().get_params() == {"delta": 1.0}
+
+
+@pytest.mark.parametrize("n_rows", [3, 4])
+@pytest.mark.parametrize("sign", [1, -1])
+def test_median_iqr_ignores_one_outlier_among_a_few_rows(n_rows, sign):
+    # With 3 rows the empirical quartiles are the smallest and largest
+    # value (with 4, the smallest): one outlier made the scale ~7e5.
+    y = np.arange(1.0, n_rows + 1)[:, None]
+    y[0 if sign > 0 else -1] = sign * 1e6
+    center, scale = median_iqr(y)
+    assert abs(center[0]) < 10
+    assert 0.5 < scale[0] < 5

@@ -102,6 +102,24 @@ def test_one_huge_outlier_does_not_spoil_a_robust_loss_on_a_zero_inflated_target
     assert 10 < model.target_scale_[0] < 40  # the nonzero targets' spread
 
 
+@pytest.mark.parametrize("loss", ["absolute_error", "huber"])
+def test_an_outlier_in_a_small_first_partial_fit_call_does_not_set_the_scale(loss):
+    # The scaling is fixed by the first call; the quartiles of 3 rows are
+    # their extremes, so one 1e6 among them made the scale 7.4e5 and the
+    # stream learned nothing (R² -38,614 for absolute_error, -1338 huber).
+    X, y = make_friedman1(n_samples=2000, random_state=0)
+    y_outlier = y.copy()
+    y_outlier[0] = 1e6
+    model = NNRegressor(loss=loss, learning_rate=0.01, random_state=0)
+    model.partial_fit(X[:3], y_outlier[:3])
+    for _ in range(10):
+        for start in range(3, 1500, 100):
+            model.partial_fit(X[start : start + 100], y_outlier[start : start + 100])
+    assert model.target_scale_[0] < 10
+    # 0.80 / 0.83 for a stream without the outlier
+    assert r2_score(y[1500:], model.predict(X[1500:])) >= 0.7
+
+
 @pytest.mark.parametrize("loss", ["absolute_error", "huber", Quantile(0.5)])
 def test_early_stopping_of_a_robust_loss_survives_outliers_in_the_held_out_rows(loss):
     # With R² as the validation score, one outlier (1e6) among the held-out
