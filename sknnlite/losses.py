@@ -11,9 +11,9 @@ weights equal dropped rows.
 A loss also tells the regressor how to treat targets: the center and scale
 it trains on ``(y - center) / scale`` with (:meth:`Loss.target_scaling`;
 :func:`mean_std` for the squared error, the robust :func:`median_iqr` for the
-absolute and Huber losses, none for Poisson), which targets are valid
-(:meth:`Loss.check_target`) and how a network output becomes a prediction
-(:meth:`Loss.inverse_link`).
+absolute, Huber and quantile losses, none for Poisson and gamma), which
+targets are valid (:meth:`Loss.check_target`) and how a network output
+becomes a prediction (:meth:`Loss.inverse_link`).
 """
 
 from numbers import Real

@@ -31,10 +31,11 @@ class NNRegressor(RegressorMixin, BaseNN):
         one you wrote), whose settings are tunable as ``loss__<name>``. The
         loss decides how the target is scaled for training
         (:meth:`~sknnlite.losses.Loss.target_scaling`): by mean and standard
-        deviation for ``"squared_error"`` and ``"quantile"``, by median and
-        interquartile range for the robust ``"absolute_error"`` and
-        ``"huber"``, not at all for ``"poisson"`` and ``"gamma"`` (which need
-        ``y >= 0`` and ``y > 0`` and predict ``exp`` of the network output).
+        deviation for ``"squared_error"``, by median and interquartile range
+        (:func:`~sknnlite.losses.median_iqr`) for the robust
+        ``"absolute_error"``, ``"huber"`` and ``"quantile"``, not at all for
+        ``"poisson"`` and ``"gamma"`` (which need ``y >= 0`` and ``y > 0``
+        and predict ``exp`` of the network output).
         ``"quantile"`` (quantiles 0.05, 0.5 and 0.95 unless given) predicts
         one column per quantile; see :meth:`predict` and
         :meth:`predict_interval`.
@@ -55,10 +56,11 @@ class NNRegressor(RegressorMixin, BaseNN):
     tol : float, default=1e-4
         Minimum improvement that counts as progress: of the training loss,
         in the units of ``loss_curve_`` (the loss of the scaled target
-        for every loss but ``"poisson"``, so the same ``tol`` suits any units
-        of ``y``), or, with ``early_stopping``, of the validation R². L-BFGS
-        also passes it to SciPy as the gradient tolerance ``gtol``, and
-        without early stopping stops by SciPy's tests alone.
+        for every loss but ``"poisson"`` and ``"gamma"``, so the same
+        ``tol`` suits any units of ``y``), or, with ``early_stopping``, of
+        the validation R². L-BFGS also passes it to SciPy as the gradient
+        tolerance ``gtol``, and without early stopping stops by SciPy's tests
+        alone.
     n_iter_no_change : int, default=10
         Stop after this many epochs without progress.
     shuffle : bool, default=True
