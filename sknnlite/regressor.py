@@ -408,6 +408,14 @@ class NNRegressor(RegressorMixin, BaseNN):
             )
         return r2_score(targets, prediction, sample_weight=sample_weight)
 
+    @property
+    def target_mean_(self):
+        """Removed in 0.3: ``target_center_``; reading it says so."""
+        raise AttributeError(
+            "NNRegressor.target_mean_ was removed in sknnlite 0.3 (deprecated since "
+            "0.2); use target_center_, which holds the median for robust losses."
+        )
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True

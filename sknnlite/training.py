@@ -21,7 +21,9 @@ The rules, each decided here and only here:
   ``max_fun``), and by the validation rule with early stopping.
 * **Divergence.** A batch objective that is not finite, or an epoch loss
   above :data:`DIVERGENCE_FACTOR` times the reference (the larger of the
-  call's first batch objective and the model's very first one), stops
+  call's first batch objective and the model's very first one) and times
+  the loss of the best constant output on the call's training rows (the
+  first batch may not represent the data), stops
   training at once. ``fit`` restores the best weights and resets the
   optimizer; ``partial_fit`` undoes the call. A new model that diverges
   before finishing one epoch raises ``ValueError``.
@@ -727,6 +729,7 @@ class TrainingLoop:
         )
         self._first_n_iter = self.history.n_iter
         self._reference = None
+        self._train_data, self._constant_reference = train, None
         self._first_batch = True
         # Later partial_fit calls skip the probe: online learning pays per call.
         self._probe_inference = self.settings.new_model or not self.settings.incremental
@@ -887,9 +890,28 @@ class TrainingLoop:
                 "nothing to learn from. Give some samples a positive sample_weight."
             )
         loss = total / weight
-        if loss > DIVERGENCE_FACTOR * self._reference:
+        if self._beyond_divergence_bound(loss):
             return self._diverged(loss)
         return loss
+
+    def _beyond_divergence_bound(self, loss):
+        """Whether an epoch loss is far enough above the references to diverge.
+
+        The first batch's objective is the quick reference; it may not
+        represent the data (one target of 1e8 with a robust loss sits in
+        another batch and makes the epoch loss 2e4 times the first batch's).
+        So a loss above it is also compared with the loss of the best
+        constant output on the call's training rows, computed then (one pass
+        over the targets, only when the first test fires).
+        """
+        bound = DIVERGENCE_FACTOR * self._reference
+        if loss <= bound:
+            return False
+        if not math.isfinite(loss):
+            return True
+        if self._constant_reference is None:
+            self._constant_reference = self._constant_loss(self._train_data)
+        return not loss <= DIVERGENCE_FACTOR * self._constant_reference
 
     def _step_plan(self):
         """The epoch's optimizer step function, and its :class:`StepPlan` or None.
@@ -1528,7 +1550,7 @@ class TrainingLoop:
 
         def after_iteration(intermediate_result):
             loss = float(intermediate_result.fun)
-            if not loss <= DIVERGENCE_FACTOR * self._reference:
+            if self._beyond_divergence_bound(loss):
                 self._diverged(loss)
                 raise StopIteration
             network.coef[...] = intermediate_result.x

@@ -23,7 +23,7 @@ from sknnlite import (
     SquaredError,
     Tanh,
 )
-from sknnlite.exceptions import SknnliteVersionWarning
+from sknnlite.exceptions import DivergenceWarning, SknnliteVersionWarning
 from sknnlite.testing import check_estimator_gradients, check_layer_gradients
 
 
@@ -121,6 +121,37 @@ def test_an_outlier_in_a_small_first_partial_fit_call_does_not_set_the_scale(los
 
 
 @pytest.mark.parametrize("loss", ["absolute_error", "huber", Quantile(0.5)])
+@pytest.mark.parametrize("incremental", [False, True])
+def test_one_gigantic_target_is_not_taken_for_divergence(loss, incremental):
+    # The divergence reference was the first batch's loss; a target of 1e8
+    # in another batch made the first epoch's loss 2e4 times larger, and fit
+    # raised "Training diverged before finishing one epoch ... the learning
+    # rate is too large" whatever the learning rate (second trial, 0.3.0).
+    X, y = make_friedman1(n_samples=800, random_state=3)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    y_outlier = y.copy()
+    y_outlier[709] = 1e8  # in the last batch of 200 rows, not the first
+    model = NNRegressor(
+        [Dense(64), ReLU(), Dense(64), ReLU(), Dense()],
+        loss=loss,
+        learning_rate=0.01,
+        max_iter=30,
+        shuffle=False,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DivergenceWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        if incremental:
+            for _ in range(30):
+                model.partial_fit(X, y_outlier)
+        else:
+            model.fit(X, y_outlier)
+    inliers = np.arange(800) != 709
+    assert r2_score(y[inliers], model.predict(X[inliers])) >= 0.9
+
+
+@pytest.mark.parametrize("loss", ["absolute_error", "huber", Quantile(0.5)])
 def test_early_stopping_of_a_robust_loss_survives_outliers_in_the_held_out_rows(loss):
     # With R² as the validation score, one outlier (1e6) among the held-out
     # rows made every score -0.0204: no change above tol, so training
@@ -194,6 +225,8 @@ def test_target_mean_was_removed_in_0_3():
     model = NNRegressor([Dense(2), ReLU(), Dense()], max_iter=1).fit(X, y)
     assert hasattr(model, "target_center_")
     assert not hasattr(model, "target_mean_")
+    with pytest.raises(AttributeError, match="removed in sknnlite 0.3.*target_center_"):
+        model.target_mean_  # noqa: B018
     assert not hasattr(NNRegressor(), "target_center_")
 
 
