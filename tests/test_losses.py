@@ -90,13 +90,19 @@ def test_absolute_error_value_is_mean_absolute_error():
 
 
 def test_huber_is_squared_inside_delta_and_linear_outside():
+    # Huber's loss divided by delta (SmoothL1Loss(beta=delta) in PyTorch).
     small = Y + 0.1
-    assert Huber(delta=1.0).value(Y, small) == pytest.approx(
-        SquaredError().value(Y, small)
-    )
+    for delta in (1.0, 0.5):
+        assert Huber(delta=delta).value(Y, small) == pytest.approx(
+            SquaredError().value(Y, small) / delta
+        )
     far = Huber(delta=0.5).value_and_gradient(np.zeros((1, 1)), np.full((1, 1), 3.0))
-    assert far[0] == pytest.approx(0.5 * (3.0 - 0.25))
-    assert far[1][0, 0] == pytest.approx(0.5)
+    assert far[0] == pytest.approx(3.0 - 0.25)
+    # Slope 1 beyond delta, as the absolute error's, whatever delta.
+    assert far[1][0, 0] == pytest.approx(1.0)
+    assert AbsoluteError().value_and_gradient(np.zeros((1, 1)), np.full((1, 1), 3.0))[
+        1
+    ][0, 0] == pytest.approx(1.0)
 
 
 def test_poisson_value_is_half_the_mean_poisson_deviance():
@@ -352,8 +358,9 @@ def test_loss_errors_say_what_to_do_in_full():
     )
 
 
-def test_huber_default_delta_is_one():
-    assert Huber().get_params() == {"delta": 1.0}
+def test_huber_default_delta_is_the_measured_one():
+    # benchmarks/robust_losses.py --huber: 0.1 stays robust where 1 did not.
+    assert Huber().get_params() == {"delta": 0.1}
 
 
 @pytest.mark.parametrize("n_rows", [3, 4])

@@ -286,8 +286,8 @@ def test_huber_delta_is_tunable_as_a_nested_parameter():
     model = NNRegressor(
         [Dense(4), ReLU(), Dense()], loss=Huber(), max_iter=3, random_state=0
     )
-    assert model.get_params()["loss__delta"] == 1.0
-    deltas = [0.1, 2.0]
+    assert model.get_params()["loss__delta"] == 0.1
+    deltas = [0.5, 2.0]
     search = GridSearchCV(model, {"loss__delta": deltas}, cv=2).fit(X, y)
     # Each candidate scores exactly as a model built with that Huber(delta).
     direct = [
@@ -301,7 +301,7 @@ def test_huber_delta_is_tunable_as_a_nested_parameter():
         search.best_estimator_.loss_function_.delta
         == search.best_params_["loss__delta"]
     )
-    assert model.loss.delta == 1.0
+    assert model.loss.delta == 0.1  # the search did not change it
     with pytest.raises(ValueError, match="delta"):
         NNRegressor(loss=Huber(delta=-1.0), max_iter=1).fit(X, y)
 
