@@ -25,7 +25,9 @@ The rules, each decided here and only here:
   the loss of the best constant output on the call's training rows (the
   first batch may not represent the data), stops
   training at once. ``fit`` restores the best weights and resets the
-  optimizer; ``partial_fit`` undoes the call. A new model that diverges
+  optimizer; ``partial_fit`` undoes the call. A ``partial_fit`` call that
+  finds the model already diverged by an earlier call's last update (which
+  that call could not measure) warns and is skipped. A new model that diverges
   before finishing one epoch raises ``ValueError``.
 * **Best weights.** With early stopping, the weights at the end of the
   epoch with the best validation score (measured on exactly those weights).
@@ -53,6 +55,7 @@ import math
 import signal
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -730,6 +733,7 @@ class TrainingLoop:
         self._first_n_iter = self.history.n_iter
         self._reference = None
         self._train_data, self._constant_reference = train, None
+        self._broken_on_arrival = None
         self._first_batch = True
         # Later partial_fit calls skip the probe: online learning pays per call.
         self._probe_inference = self.settings.new_model or not self.settings.incremental
@@ -909,9 +913,13 @@ class TrainingLoop:
             return False
         if not math.isfinite(loss):
             return True
+        return not loss <= DIVERGENCE_FACTOR * self._constant_output_loss()
+
+    def _constant_output_loss(self):
+        """:meth:`_constant_loss` on the call's training rows, computed once."""
         if self._constant_reference is None:
             self._constant_reference = self._constant_loss(self._train_data)
-        return not loss <= DIVERGENCE_FACTOR * self._constant_reference
+        return self._constant_reference
 
     def _step_plan(self):
         """The epoch's optimizer step function, and its :class:`StepPlan` or None.
@@ -956,7 +964,40 @@ class TrainingLoop:
             first = self.history.initial_loss
             self.history.initial_loss = value if first is None else first
             self._reference = max(value, self.history.initial_loss)
+            if self.settings.incremental:
+                if self._diverged_since_last_call(value):
+                    self._broken_on_arrival = value
+                    return math.inf, batch_weight  # diverged: no update is made
+                _STREAM_PROBES[self.network] = (_copy_batch(batch), value)
         return value, batch_weight
+
+    def _diverged_since_last_call(self, value):
+        """Whether a ``partial_fit`` call finds the model already diverged.
+
+        A call's epoch loss averages its batches' losses before their
+        updates, so when the last update of a call blows the weights up, that
+        call cannot see it: the next one does, on its first batch. A loss far
+        above the model's last recorded one may also be new data far from the
+        old (unscaled features, targets far larger), so the previous call's
+        first batch, kept for this (:data:`_STREAM_PROBES`), is measured
+        again: diverged weights fit it far worse than when it was trained on.
+        The loss must also be far above a constant output's on the call's
+        rows. Without a kept batch (the previous call was ``fit``, or the
+        model was unpickled) nothing is reported.
+        """
+        history = self.history
+        if not history.loss_curve:
+            return False
+        last = max(history.loss_curve[-1], history.initial_loss)
+        probe = _STREAM_PROBES.get(self.network)
+        if probe is None or value <= DIVERGENCE_FACTOR * last:
+            return False
+        if value <= DIVERGENCE_FACTOR * self._constant_output_loss():
+            return False
+        (X, targets, weight), then = probe
+        with np.errstate(all="ignore"):
+            now = self.loss.value(targets, self.network.predict(X), weight)
+        return not now <= DIVERGENCE_FACTOR * then
 
     # ------------------------------------------------------------ judging
     def _end_epoch(self, loss, n_train, validation):
@@ -1146,6 +1187,9 @@ class TrainingLoop:
             kept = self._restore_after_divergence()
             self.optimizer.initialize(self.network.coef)
             self._in_epoch = False
+        if self._broken_on_arrival is not None:
+            self._warn(DivergenceWarning, self._broken_on_arrival_message(rate))
+            return None
         if self._reference is None:  # this call's first batch, before any update
             data = f"the largest absolute value in X is {self._data_magnitude:.3g}"
             causes = self._before_any_update(data)
@@ -1164,6 +1208,20 @@ class TrainingLoop:
             f"Training stopped; {kept}. {causes}",
         )
         return None
+
+    def _broken_on_arrival_message(self, rate):
+        """The warning of a call that found the model diverged by earlier updates."""
+        return (
+            "The model had diverged before this partial_fit call: its loss on the "
+            f"call's first batch, before any update, is {self._broken_on_arrival:.3g}, "
+            f"over {DIVERGENCE_FACTOR:g} times its last recorded loss "
+            f"({self.history.loss_curve[-1]:.3g}) and a constant output's on these "
+            "rows, and the rows the previous call trained on now fit over "
+            f"{DIVERGENCE_FACTOR:g} times worse than they did: the last update of "
+            "an earlier call blew the weights up. This "
+            "call was skipped; the model's predictions are not meaningful. Fit the "
+            f"model again, or load a saved copy, with a smaller learning rate: {rate}."
+        )
 
     def _restore_after_divergence(self):
         """Restore the best weights of the finished epochs; describe them."""
@@ -1267,6 +1325,7 @@ class TrainingLoop:
             return
         judged = self._restore_best()
         self._check_inference(train)
+        self._check_output_varies(train)
         gap = self._gap_to_constant(train, restored=judged is not None)
         if judged == "warned":
             # That warning names the causes; it must also say when the kept
@@ -1292,6 +1351,38 @@ class TrainingLoop:
             broken = self.network.first_non_finite_inference(self._check_rows)
         if broken is not None:
             raise ValueError(self.network.non_finite_inference_message(broken))
+
+    def _check_output_varies(self, train):
+        """Warn when the kept network gives one output whatever the input.
+
+        A network whose hidden units all died (ReLUs pushed below zero for
+        every row by steps too large) or whose weights were shrunk to 0 by a
+        huge ``alpha`` outputs its last bias for every row: a constant model
+        whose loss can sit just at the constant's, so no other check fires.
+        Checked on the training rows :meth:`_check_inference` used, exactly
+        (a healthy network's outputs differ in their last bits at least);
+        not when those rows are all equal or the target does not vary.
+        """
+        rows = self._check_rows
+        if rows.shape[0] < 2:
+            return
+        output = self.network.predict(rows)
+        if np.any(output != output[:1]):
+            return
+        dense = rows.toarray() if sparse.issparse(rows) else rows
+        targets = train[1]
+        if not (np.any(dense != dense[:1]) and np.any(targets != targets[:1])):
+            return
+        self._warn(
+            ConvergenceWarning,
+            "The fitted network gives the same output for every input (checked "
+            f"on {rows.shape[0]} training rows that differ), so its "
+            f"{self.loss.prediction_noun} do not depend on X: its units are "
+            "inactive, e.g. ReLUs pushed below zero for every row by steps too "
+            "large, or weights shrunk to 0 by a large alpha "
+            f"(alpha={self.settings.alpha:g}). "
+            f"{self._likely_causes(unstable=True)}",
+        )
 
     def _restore_best(self):
         """Apply the best-weights rules at the end of ``fit``.
@@ -1593,6 +1684,17 @@ class TrainingLoop:
             f"L-BFGS stopped after {result.nit} iterations without converging "
             f"({message}): {advice}, or raise tol.",
         )
+
+
+#: The first batch of each model's last ``partial_fit`` call and its
+#: objective then, per network (weakly: dropped with the model, never
+#: pickled), for :meth:`TrainingLoop._diverged_since_last_call`.
+_STREAM_PROBES = weakref.WeakKeyDictionary()
+
+
+def _copy_batch(batch):
+    """A copy of ``(X, targets, sample_weight)`` that later writes cannot change."""
+    return tuple(None if part is None else part.copy() for part in batch)
 
 
 class _Checkpoint:

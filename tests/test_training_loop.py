@@ -11,7 +11,13 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.datasets import load_digits, load_wine, make_friedman1, make_regression
+from sklearn.datasets import (
+    load_diabetes,
+    load_digits,
+    load_wine,
+    make_friedman1,
+    make_regression,
+)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
@@ -268,6 +274,72 @@ def test_divergence_in_partial_fit_undoes_the_call(friedman):
     np.testing.assert_array_equal(model.network_.coef, coef)
     np.testing.assert_array_equal(model.optimizer_.m_, moments)
     assert model.loss_curve_ == curve and model.n_iter_ == len(curve)
+
+
+def _diabetes():
+    X, y = load_diabetes(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+def test_a_stream_that_diverged_on_a_calls_last_update_is_reported_by_the_next():
+    # One batch per call: a call measures its batch before the update, so
+    # the update that blew the weights up (loss 0.81 -> 5.4e6) showed only
+    # in the next call, which took it as its reference: ten passes with no
+    # warning and R² -1780 (second trial of 0.3.0).
+    X, y = _diabetes()
+    model = NNRegressor(
+        [Dense(64), ReLU(), Dense(64), ReLU(), Dense()],
+        learning_rate=1,
+        random_state=0,
+    )
+    chunks = np.array_split(np.arange(len(X)), 4)
+    model.partial_fit(X[chunks[0]], y[chunks[0]])
+    curve, coef = list(model.loss_curve_), model.network_.coef.copy()
+    for chunk in chunks[1:]:
+        with pytest.warns(DivergenceWarning, match="had diverged before this"):
+            model.partial_fit(X[chunk], y[chunk])
+        # The call was skipped: nothing recorded, nothing changed.
+        assert model.loss_curve_ == curve
+        np.testing.assert_array_equal(model.network_.coef, coef)
+
+
+def test_a_stream_chunk_with_far_larger_targets_is_not_divergence():
+    # The first chunk's targets set the scale; a later chunk 1000 times
+    # larger has a loss far above the last one, and so has a constant.
+    X, y = _diabetes()
+    model = NNRegressor([Dense(16), ReLU(), Dense()], random_state=0)
+    model.partial_fit(X[:100], y[:100])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DivergenceWarning)
+        model.partial_fit(X[100:200], 1000 * y[100:200])
+    assert model.n_iter_ == 2
+
+
+@pytest.mark.parametrize("loss", ["huber", "absolute_error"])
+def test_a_network_whose_units_died_is_reported(loss):
+    # learning_rate=1 pushed every ReLU below zero: the model predicted one
+    # value for every row (R² -0.018), its loss just at a constant's, and no
+    # check fired (second trial of 0.3.0).
+    X, y = _diabetes()
+    model = NNRegressor(
+        [Dense(64), ReLU(), Dense(64), ReLU(), Dense()],
+        loss=loss,
+        learning_rate=1,
+        random_state=0,
+    )
+    with pytest.warns(ConvergenceWarning, match="gives the same output for every"):
+        model.fit(X, y)
+    assert np.ptp(model.predict(X)) == 0
+
+
+def test_a_constant_target_or_constant_rows_are_not_reported_as_dead_units():
+    X, y = _diabetes()
+    model = NNRegressor([Dense(8), ReLU(), Dense()], max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.filterwarnings("error", "The fitted network gives the same")
+        model.fit(X, np.full(len(X), 3.0))
+        model.fit(np.ones_like(X), y)
 
 
 def test_divergence_with_early_stopping_restores_the_best_scoring_epoch(friedman):
