@@ -997,7 +997,9 @@ class TrainingLoop:
         (X, targets, weight), then = probe
         with np.errstate(all="ignore"):
             now = self.loss.value(targets, self.network.predict(X), weight)
-        return not now <= DIVERGENCE_FACTOR * then
+        # Against the larger of then and the model's losses: a row fitted
+        # almost exactly (1e-6) may be fitted a little worse now (1e-2).
+        return not now <= DIVERGENCE_FACTOR * max(then, last)
 
     # ------------------------------------------------------------ judging
     def _end_epoch(self, loss, n_train, validation):
@@ -1359,9 +1361,10 @@ class TrainingLoop:
         every row by steps too large) or whose weights were shrunk to 0 by a
         huge ``alpha`` outputs its last bias for every row: a constant model
         whose loss can sit just at the constant's, so no other check fires.
-        Checked on the training rows :meth:`_check_inference` used, exactly
-        (a healthy network's outputs differ in their last bits at least);
-        not when those rows are all equal or the target does not vary.
+        Checked exactly (a healthy network's outputs differ in their last
+        bits at least) on the rows :meth:`_check_inference` used, then, only
+        if they agree, on every training row; not when the rows are all equal
+        or the target does not vary.
         """
         rows = self._check_rows
         if rows.shape[0] < 2:
@@ -1369,14 +1372,18 @@ class TrainingLoop:
         output = self.network.predict(rows)
         if np.any(output != output[:1]):
             return
-        dense = rows.toarray() if sparse.issparse(rows) else rows
-        targets = train[1]
-        if not (np.any(dense != dense[:1]) and np.any(targets != targets[:1])):
+        # Those rows may all lie where every unit is off: check them all.
+        X, targets = train[0], train[1]
+        output = self.network.predict(X)
+        if np.any(output != output[:1]) or not np.any(targets != targets[:1]):
             return
+        spread = X.max(axis=0) - X.min(axis=0)
+        if not np.any(spread.toarray() if sparse.issparse(spread) else spread):
+            return  # every row is the same: one output is right
         self._warn(
             ConvergenceWarning,
-            "The fitted network gives the same output for every input (checked "
-            f"on {rows.shape[0]} training rows that differ), so its "
+            "The fitted network gives the same output for every input (all "
+            f"{X.shape[0]} training rows, which differ), so its "
             f"{self.loss.prediction_noun} do not depend on X: its units are "
             "inactive, e.g. ReLUs pushed below zero for every row by steps too "
             "large, or weights shrunk to 0 by a large alpha "

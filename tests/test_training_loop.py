@@ -315,6 +315,29 @@ def test_a_stream_chunk_with_far_larger_targets_is_not_divergence():
     assert model.n_iter_ == 2
 
 
+def test_a_surprising_row_after_a_row_fitted_exactly_is_not_divergence(friedman):
+    # The previous call's first batch is re-measured; a row it fitted
+    # exactly (loss 0) is fitted a little worse after the next batch's update,
+    # which is not 1e4 times the model's losses: a surprising next row (1e6)
+    # must not be called divergence.
+    X, y = friedman
+    model = NNRegressor(
+        [Dense(16), ReLU(), Dense()],
+        alpha=0,
+        batch_size=1,
+        shuffle=False,
+        random_state=0,
+    )
+    for i in range(0, 300, 20):
+        model.partial_fit(X[i : i + 20], y[i : i + 20])
+    exact = model.predict(X[300:301])  # a first batch with loss 0
+    model.partial_fit(X[300:302], np.r_[exact, y[301]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DivergenceWarning)
+        model.partial_fit(X[302:303], [1e6])
+    assert model.n_iter_ == 15 + 2
+
+
 @pytest.mark.parametrize("loss", ["huber", "absolute_error"])
 def test_a_network_whose_units_died_is_reported(loss):
     # learning_rate=1 pushed every ReLU below zero: the model predicted one
