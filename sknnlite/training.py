@@ -123,6 +123,16 @@ INFERENCE_CHECK_ROWS = 64
 #: Rows of the first batch also run through inference, for the same check.
 INFERENCE_PROBE_ROWS = 8
 
+#: A fitted network whose outputs over the training rows spread less than
+#: this times the targets' spread is a constant model (dead or saturated
+#: units give a spread of 0 or of rounding, 1e-12; healthy ones, of the
+#: targets' order).
+CONSTANT_OUTPUT_RTOL = 1e-6
+
+#: An L2 penalty ``alpha`` from this on is named as the likely cause of a
+#: constant model (the default is 0.0001; at 30 the weights shrink to 0).
+LARGE_ALPHA = 1.0
+
 #: Features whose root mean square is above this do not look standardised (a
 #: standardised feature's is 1, however heavy its tails: the largest value of
 #: standardised breast_cancer is 12.1); failure messages then name the data
@@ -916,9 +926,22 @@ class TrainingLoop:
         return not loss <= DIVERGENCE_FACTOR * self._constant_output_loss()
 
     def _constant_output_loss(self):
-        """:meth:`_constant_loss` on the call's training rows, computed once."""
+        """The larger loss of two constant outputs on the call's rows, once.
+
+        The best constant (:meth:`_constant_loss`) and the output 0, where
+        the target scaling puts the center the model started from (for a
+        classifier, uniform probabilities). A ``partial_fit`` chunk of one
+        row is fitted exactly by the first, not by the second: a chunk whose
+        targets are far from what the model has seen still gives a large
+        reference.
+        """
         if self._constant_reference is None:
-            self._constant_reference = self._constant_loss(self._train_data)
+            _, targets, weight = self._train_data
+            zero = np.zeros(targets.shape, dtype=targets.dtype)
+            with np.errstate(all="ignore"):
+                at_zero = self.loss.value(targets, zero, weight)
+            best = self._constant_loss(self._train_data)
+            self._constant_reference = max(best, at_zero)
         return self._constant_reference
 
     def _step_plan(self):
@@ -965,6 +988,9 @@ class TrainingLoop:
             self.history.initial_loss = value if first is None else first
             self._reference = max(value, self.history.initial_loss)
             if self.settings.incremental:
+                # A stream can diverge a little more in every call: each
+                # call's own first batch would ratchet the reference up.
+                self._reference = self.history.initial_loss
                 if self._diverged_since_last_call(value):
                     self._broken_on_arrival = value
                     return math.inf, batch_weight  # diverged: no update is made
@@ -988,18 +1014,20 @@ class TrainingLoop:
         history = self.history
         if not history.loss_curve:
             return False
-        last = max(history.loss_curve[-1], history.initial_loss)
+        # The model's first loss, not its last: a stream diverging a little
+        # more in every call ratchets its last loss up with it.
+        first = history.initial_loss
         probe = _STREAM_PROBES.get(self.network)
-        if probe is None or value <= DIVERGENCE_FACTOR * last:
+        if probe is None or value <= DIVERGENCE_FACTOR * first:
             return False
         if value <= DIVERGENCE_FACTOR * self._constant_output_loss():
             return False
         (X, targets, weight), then = probe
         with np.errstate(all="ignore"):
             now = self.loss.value(targets, self.network.predict(X), weight)
-        # Against the larger of then and the model's losses: a row fitted
-        # almost exactly (1e-6) may be fitted a little worse now (1e-2).
-        return not now <= DIVERGENCE_FACTOR * max(then, last)
+        # Against the larger of then and the first loss: a row fitted almost
+        # exactly (1e-6) may be fitted a little worse now (1e-2).
+        return not now <= DIVERGENCE_FACTOR * max(then, first)
 
     # ------------------------------------------------------------ judging
     def _end_epoch(self, loss, n_train, validation):
@@ -1216,11 +1244,11 @@ class TrainingLoop:
         return (
             "The model had diverged before this partial_fit call: its loss on the "
             f"call's first batch, before any update, is {self._broken_on_arrival:.3g}, "
-            f"over {DIVERGENCE_FACTOR:g} times its last recorded loss "
-            f"({self.history.loss_curve[-1]:.3g}) and a constant output's on these "
+            f"over {DIVERGENCE_FACTOR:g} times its loss when training started "
+            f"({self.history.initial_loss:.3g}) and a constant output's on these "
             "rows, and the rows the previous call trained on now fit over "
-            f"{DIVERGENCE_FACTOR:g} times worse than they did: the last update of "
-            "an earlier call blew the weights up. This "
+            f"{DIVERGENCE_FACTOR:g} times worse than they did: updates of earlier "
+            "calls blew the weights up. This "
             "call was skipped; the model's predictions are not meaningful. Fit the "
             f"model again, or load a saved copy, with a smaller learning rate: {rate}."
         )
@@ -1367,28 +1395,39 @@ class TrainingLoop:
         or the target does not vary.
         """
         rows = self._check_rows
+        X, targets = train[0], train[1]
         if rows.shape[0] < 2:
             return
-        output = self.network.predict(rows)
-        if np.any(output != output[:1]):
+        # Constant up to rounding: spread below a millionth of the targets'
+        # (one number: a quantile loss has more outputs than targets).
+        tolerance = CONSTANT_OUTPUT_RTOL * np.ptp(targets)
+        if not tolerance > 0:
+            return
+        if np.ptp(self.network.predict(rows), axis=0).max() > tolerance:
             return
         # Those rows may all lie where every unit is off: check them all.
-        X, targets = train[0], train[1]
-        output = self.network.predict(X)
-        if np.any(output != output[:1]) or not np.any(targets != targets[:1]):
+        if np.ptp(self.network.predict(X), axis=0).max() > tolerance:
             return
         spread = X.max(axis=0) - X.min(axis=0)
         if not np.any(spread.toarray() if sparse.issparse(spread) else spread):
             return  # every row is the same: one output is right
+        alpha = self.settings.alpha
+        if alpha >= LARGE_ALPHA:
+            cause = (
+                f"its weights were shrunk towards 0 by the L2 penalty alpha={alpha:g}, "
+                "which outweighs the data: use a smaller alpha (the default is "
+                "0.0001)."
+            )
+        else:
+            cause = (
+                "its units are inactive, e.g. ReLUs pushed below zero for every "
+                f"row by steps too large. {self._likely_causes(unstable=True)}"
+            )
         self._warn(
             ConvergenceWarning,
-            "The fitted network gives the same output for every input (all "
-            f"{X.shape[0]} training rows, which differ), so its "
-            f"{self.loss.prediction_noun} do not depend on X: its units are "
-            "inactive, e.g. ReLUs pushed below zero for every row by steps too "
-            "large, or weights shrunk to 0 by a large alpha "
-            f"(alpha={self.settings.alpha:g}). "
-            f"{self._likely_causes(unstable=True)}",
+            "The fitted network gives the same output for every input, up to "
+            f"rounding (all {X.shape[0]} training rows, which differ), so its "
+            f"{self.loss.prediction_noun} do not depend on X: {cause}",
         )
 
     def _restore_best(self):

@@ -355,6 +355,42 @@ def test_a_network_whose_units_died_is_reported(loss):
     assert np.ptp(model.predict(X)) == 0
 
 
+def test_a_network_constant_up_to_rounding_is_reported():
+    # Saturated Tanh units: predictions spread 1e-12 (35 distinct values),
+    # R² -0.011; the exact check missed it (third trial of 0.3.0).
+    X, y = make_friedman1(n_samples=1000, random_state=0)
+    model = NNRegressor([Dense(32), Tanh(), Dense()], learning_rate=1.0, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="same output for every input, up to"):
+        model.fit(X, y)
+    assert np.ptp(model.predict(X)) < 1e-9
+
+
+def test_a_constant_model_from_a_large_alpha_names_alpha_not_the_learning_rate():
+    X, y = make_friedman1(n_samples=800, random_state=0)
+    X = StandardScaler().fit_transform(X)
+    model = NNRegressor(
+        [Dense(1), ReLU(), Dense()], learning_rate=0.001, alpha=30.0, random_state=3
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(X, y)
+    (message,) = [str(w.message) for w in caught if "same output" in str(w.message)]
+    assert "alpha=30" in message and "smaller alpha" in message
+    assert "learning rate" not in message
+
+
+def test_a_stream_diverging_a_little_more_in_every_call_is_reported():
+    # Each call's reference was its own first batch, which rose with the
+    # divergence: Adam at learning_rate=1 in chunks of 200 ended with R²
+    # -8578 and no warning (third trial of 0.3.0).
+    X, y = _diabetes()
+    model = NNRegressor(learning_rate=1, random_state=0)
+    with pytest.warns(DivergenceWarning):
+        for _ in range(2):
+            for start in range(0, len(X), 200):
+                model.partial_fit(X[start : start + 200], y[start : start + 200])
+
+
 def test_a_constant_target_or_constant_rows_are_not_reported_as_dead_units():
     X, y = _diabetes()
     model = NNRegressor([Dense(8), ReLU(), Dense()], max_iter=5, random_state=0)
