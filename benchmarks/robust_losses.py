@@ -29,6 +29,7 @@ Cases:
 """
 
 import argparse
+import functools
 import warnings
 
 import numpy as np
@@ -115,37 +116,65 @@ def _huber_case(name, seed):
     return X[:n_train], noisy[:n_train], X[n_train:], y[n_train:]
 
 
+def _fit_and_score(X, y, X_score, y_score, **settings):
+    """R² on ``(X_score, y_score)`` of ``NNRegressor(**settings)`` fitted on X, y."""
+    model = NNRegressor(**settings)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, y)
+    return r2_score(y_score, model.predict(X_score))
+
+
+def _print_table(first_column, cases, losses, seeds, score, min_digits):
+    """A row per case, a "mean (min)" cell per loss of ``score(case, loss, seed)``."""
+    print(f"| {first_column} | {' | '.join(losses)} |")
+    print(f"|---|{'---|' * len(losses)}")
+    for case in cases:
+        cells = []
+        for loss in losses.values():
+            scores = [score(case, loss, seed) for seed in range(seeds)]
+            cells.append(f"{np.mean(scores):.3f} ({min(scores):.{min_digits}f})")
+        print(f"| {case} | {' | '.join(cells)} |", flush=True)
+
+
+def _huber_score(deep, learning_rate, case, loss, seed):
+    """R² of one :func:`_huber_case` with the default or the 64-64 network."""
+    layers = [Dense(64), ReLU(), Dense(64), ReLU(), Dense()] if deep else None
+    return _fit_and_score(
+        *_huber_case(case, seed),
+        layers=layers,
+        loss=loss,
+        learning_rate=learning_rate,
+        random_state=seed,
+    )
+
+
 def huber_table(seeds):
     """R² of each delta, mean (min) over ``seeds``, for both networks."""
     networks = {
-        "default network, learning_rate=0.001": (None, 0.001),
+        "default network, learning_rate=0.001": (False, 0.001),
         "64-64 ReLU, learning_rate=0.01": (True, 0.01),
     }
     for title, (deep, learning_rate) in networks.items():
         print(f"\n{title}: R² against the true targets, mean (min) over {seeds} seeds")
-        print(f"| data | {' | '.join(HUBER_LOSSES)} |")
-        print(f"|---|{'---|' * len(HUBER_LOSSES)}")
-        for case in HUBER_CASES:
-            cells = []
-            for loss in HUBER_LOSSES.values():
-                scores = []
-                for seed in range(seeds):
-                    X, y, X_score, y_score = _huber_case(case, seed)
-                    layers = None
-                    if deep:
-                        layers = [Dense(64), ReLU(), Dense(64), ReLU(), Dense()]
-                    model = NNRegressor(
-                        layers,
-                        loss=loss,
-                        learning_rate=learning_rate,
-                        random_state=seed,
-                    )
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        model.fit(X, y)
-                    scores.append(r2_score(y_score, model.predict(X_score)))
-                cells.append(f"{np.mean(scores):.3f} ({min(scores):.2f})")
-            print(f"| {case} | {' | '.join(cells)} |", flush=True)
+        score = functools.partial(_huber_score, deep, learning_rate)
+        _print_table("data", HUBER_CASES, HUBER_LOSSES, seeds, score, min_digits=2)
+
+
+def _robust_score(case, loss, seed):
+    """R² on the inlying rows of one :func:`_case`."""
+    X, y, corrupted, outliers, settings = _case(case, seed)
+    inliers = np.setdiff1d(np.arange(len(y)), outliers)
+    return _fit_and_score(
+        X,
+        corrupted,
+        X[inliers],
+        y[inliers],
+        loss=loss,
+        max_iter=200,
+        random_state=seed,
+        **settings,
+    )
 
 
 def main():
@@ -156,33 +185,15 @@ def main():
     if args.huber:
         huber_table(args.seeds or 3)
         return
-    args.seeds = args.seeds or 5
+    seeds = args.seeds or 5
     cases = [
         "one outlier",
         "1 % outliers",
         "zero-inflated, 1 outlier",
         "zero-inflated, 3 outliers",
     ]
-    print(f"R² on the inlying rows, mean (min) over {args.seeds} seeds")
-    print(f"| case | {' | '.join(LOSSES)} |")
-    print(f"|---|{'---|' * len(LOSSES)}")
-    for case in cases:
-        cells = []
-        for loss in LOSSES.values():
-            scores = []
-            for seed in range(args.seeds):
-                X, y, corrupted, outliers, settings = _case(case, seed)
-                model = NNRegressor(
-                    loss=loss, max_iter=200, random_state=seed, **settings
-                )
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    model.fit(X, corrupted)
-                inliers = np.setdiff1d(np.arange(len(y)), outliers)
-                prediction = model.predict(X[inliers])
-                scores.append(r2_score(y[inliers], prediction))
-            cells.append(f"{np.mean(scores):.3f} ({min(scores):.3f})")
-        print(f"| {case} | {' | '.join(cells)} |", flush=True)
+    print(f"R² on the inlying rows, mean (min) over {seeds} seeds")
+    _print_table("case", cases, LOSSES, seeds, _robust_score, min_digits=3)
 
 
 if __name__ == "__main__":

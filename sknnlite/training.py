@@ -986,15 +986,16 @@ class TrainingLoop:
         if self._reference is None and math.isfinite(value) and batch_weight:
             first = self.history.initial_loss
             self.history.initial_loss = value if first is None else first
-            self._reference = max(value, self.history.initial_loss)
-            if self.settings.incremental:
-                # A stream can diverge a little more in every call: each
-                # call's own first batch would ratchet the reference up.
-                self._reference = self.history.initial_loss
-                if self._diverged_since_last_call(value):
-                    self._broken_on_arrival = value
-                    return math.inf, batch_weight  # diverged: no update is made
-                _STREAM_PROBES[self.network] = (_copy_batch(batch), value)
+            if not self.settings.incremental:
+                self._reference = max(value, self.history.initial_loss)
+                return value, batch_weight
+            # A stream can diverge a little more in every call: a call's own
+            # first batch would ratchet its reference up with it.
+            self._reference = self.history.initial_loss
+            if self._diverged_since_last_call(value):
+                self._broken_on_arrival = value
+                return math.inf, batch_weight  # diverged: no update is made
+            _STREAM_PROBES[self.network] = (_copy_batch(batch), value)
         return value, batch_weight
 
     def _diverged_since_last_call(self, value):
